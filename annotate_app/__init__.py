@@ -1,0 +1,1 @@
+"""The Streamlit annotation page; ``evaltool annotate`` serves ``app.py`` from here."""

@@ -1,0 +1,136 @@
+"""Shared fixtures: temp SQLite and PostgreSQL databases, a CLI runner, a tiny-model factory."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from evaltool import db
+from evaltool.cli import cli
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TOKENIZER_DIR = SHARED / "data" / "rugpt3-tokenizer"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip the test when ``condition`` is false, except in CI, where it must hold."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"CI must provide this: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run ``evaltool ARGS`` in-process inside ``tmp_path``; returns click's Result."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(db.ENV_VAR, raising=False)
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database with the current schema."""
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    db.upgrade(db.make_engine(url, must_exist=False))
+    return url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server for the whole test session on 127.0.0.1; yields its base URL."""
+    bindir = _pg_bin()
+    need(bindir is not None, "PostgreSQL binaries not found (apt-get install postgresql)")
+    assert bindir is not None
+    pytest.importorskip("psycopg")
+    root = Path(tempfile.mkdtemp(prefix="evaltool-pg-"))
+    data = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-w",
+            "-l",
+            str(root / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """A fresh, empty PostgreSQL database on the session's server."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{pg_server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL on each backend (no schema yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'any.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_db(any_url: str):  # type: ignore[no-untyped-def]
+    """An Engine with the current schema, on SQLite and on PostgreSQL."""
+    engine = db.make_engine(any_url, must_exist=False)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,136 @@
+"""The storage spine on SQLite and PostgreSQL: migrations, pragmas, constraints, URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from evaltool import db
+from evaltool.errors import UserError
+from evaltool.schema import (
+    Annotator,
+    Base,
+    Context,
+    Dataset,
+    Label,
+    Response,
+    System,
+)
+
+
+def test_migration_from_empty_matches_orm(any_url: str) -> None:
+    engine = db.make_engine(any_url, must_exist=False)
+    assert db.current_revision(engine) is None
+    before, after = db.upgrade(engine)
+    assert before is None and after == db.head_revision()
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == [], diff
+        assert set(inspect(conn).get_table_names()) >= {
+            "datasets", "contexts", "systems", "responses", "annotators",
+            "assignments", "labels", "gold_items", "settings", "alembic_version",
+        }  # fmt: skip
+    assert db.upgrade(engine) == (after, after)  # idempotent
+
+
+def _seed(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with db.session_scope(engine) as s:
+        ds = Dataset(name="d")
+        s.add(ds)
+        s.flush()
+        ctx = Context(dataset_id=ds.id, external_id="c1", turns=["привет"])
+        sys_ = System(name="m", kind="model", settings={"top_k": 10})
+        ann = Annotator(name="a", role="annotator")
+        s.add_all([ctx, sys_, ann])
+        s.flush()
+        resp = Response(context_id=ctx.id, system_id=sys_.id, rank=0, text="ок", meta={})
+        s.add(resp)
+        s.flush()
+        return resp.id, ann.id
+
+
+def test_unique_constraints_are_the_last_guard(any_db) -> None:  # type: ignore[no-untyped-def]
+    response_id, annotator_id = _seed(any_db)
+    with db.session_scope(any_db) as s:
+        s.add(
+            Label(response_id=response_id, annotator_id=annotator_id, sensible=True, specific=True)
+        )
+    with pytest.raises(IntegrityError), db.session_scope(any_db) as s:
+        s.add(
+            Label(
+                response_id=response_id, annotator_id=annotator_id, sensible=False, specific=False
+            )
+        )
+    with pytest.raises(IntegrityError), db.session_scope(any_db) as s:
+        ctx_id = s.scalars(select(Context.id)).one()
+        sys_id = s.scalars(select(System.id)).one()
+        s.add(Response(context_id=ctx_id, system_id=sys_id, rank=0, text="dup", meta={}))
+    with pytest.raises(IntegrityError), db.session_scope(any_db) as s:
+        s.add(Label(response_id=response_id, annotator_id=annotator_id + 99, sensible=True,
+                    specific=False))  # fmt: skip
+
+
+def test_specific_requires_sensible_in_the_database(any_db) -> None:  # type: ignore[no-untyped-def]
+    response_id, annotator_id = _seed(any_db)
+    with pytest.raises(IntegrityError), db.session_scope(any_db) as s:
+        s.add(Label(response_id=response_id, annotator_id=annotator_id, sensible=False,
+                    specific=True))  # fmt: skip
+
+
+def test_json_columns_round_trip_unicode(any_db) -> None:  # type: ignore[no-untyped-def]
+    _seed(any_db)
+    with db.session_scope(any_db) as s:
+        assert s.scalars(select(Context.turns)).one() == ["привет"]
+        assert s.scalars(select(System.settings)).one() == {"top_k": 10}
+
+
+def test_sqlite_pragmas(sqlite_url: str) -> None:
+    engine = db.make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_require_schema_says_what_to_run(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = db.make_engine(url, must_exist=False)
+    with engine.connect() as conn:
+        conn.execute(text("select 1"))
+    with pytest.raises(UserError, match="no evaltool tables: run `evaltool init"):
+        db.require_schema(engine)
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(UserError, match=r"at schema 0000.*run `evaltool init"):
+        db.require_schema(engine)
+
+
+def test_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(db.ENV_VAR, raising=False)
+    assert db.resolve_url(None) == "sqlite:///evaltool.db"
+    monkeypatch.setenv(db.ENV_VAR, "sqlite:///other.db")
+    assert db.resolve_url(None) == "sqlite:///other.db"
+    assert db.resolve_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert db.resolve_url("postgres://h/d") == "postgresql+psycopg://h/d"
+
+
+def test_bad_url_and_missing_folder_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="cannot use database URL"):
+        db.make_engine("nosuchdb://x", must_exist=False)
+    with pytest.raises(UserError, match="does not exist"):
+        db.make_engine(f"sqlite:///{tmp_path}/nope/x.db", must_exist=False)
+
+
+def test_init_via_env_var_on_postgres(run_cli, pg_url: str, monkeypatch) -> None:
+    monkeypatch.setenv(db.ENV_VAR, pg_url)
+    result = run_cli("init")
+    assert result.exit_code == 0, result.output
+    assert "created evaltool schema" in result.output
+    assert "schema already at" in run_cli("init").output
+    assert run_cli("status").exit_code == 0
