@@ -129,6 +129,290 @@ def contexts_import(
         )
 
 
+_DECODING = [
+    ("--top-k", int, "top_k", "Keep the k most likely tokens (0: off)."),
+    ("--top-p", float, "top_p", "Nucleus sampling mass."),
+    ("--num-beams", int, "num_beams", "Beams per context."),
+    ("--num-return-sequences", int, "num_return_sequences", "Candidates stored per context."),
+    ("--no-repeat-ngram-size", int, "no_repeat_ngram_size", "Ban repeating n-grams of this size."),
+    ("--temperature", float, "temperature", "Sampling temperature."),
+    ("--repetition-penalty", float, "repetition_penalty", "Penalty for tokens already present."),
+    ("--length-penalty", float, "length_penalty", "Beam score length exponent."),
+    ("--eos-token-id", int, "eos_token_id", "Stop token id (default: the first speaker marker)."),
+    ("--max-new-tokens", int, "max_new_tokens", "Most tokens generated per response."),
+    ("--min-new-tokens", int, "min_new_tokens", "Fewest tokens generated per response."),
+]
+
+
+def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """One flag per decoding setting; the defaults are the ruDialoGPT model card's."""
+    for flag, kind, dest, text in reversed(_DECODING):
+        func = click.option(flag, dest, type=kind, default=None, help=text + " [card default]")(
+            func
+        )
+    return click.option(
+        "--sample/--no-sample", "do_sample", default=None, help="Sample (card) or decode greedily."
+    )(func)
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="ID_OR_PATH",
+    help="Hub id or local folder; repeat for several (default: ruDialoGPT small+medium).",
+)
+@click.option("--system", default=None, help="System name (default: the model's short name).")
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
+@dataset_option
+@click.option("--limit", type=int, default=None, help="Only the first N contexts of the dataset.")
+@click.option(
+    "--context-turns",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Turns of context in the prompt.",
+)
+@click.option("--batch-size", type=int, default=None, help="Contexts per batch (default: auto).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option(
+    "--dtype",
+    default="auto",
+    show_default=True,
+    help="auto (fp32 on CPU, bf16/fp16 on GPU), fp32, fp16 or bf16.",
+)
+@click.option(
+    "--engine",
+    default="auto",
+    show_default=True,
+    help="auto (fast loop for GPT-2, else transformers), fast or hf.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling.")
+@decoding_options
+@db_option
+def generate(
+    models: tuple[str, ...],
+    system: str | None,
+    revision: str | None,
+    dataset: str | None,
+    limit: int | None,
+    context_turns: int,
+    batch_size: int | None,
+    device: str,
+    dtype: str,
+    engine: str,
+    seed: int,
+    do_sample: bool | None,
+    db_url: str | None,
+    **decoding: Any,
+) -> None:
+    """Generate responses to a dataset's contexts with causal LMs; re-runs resume."""
+    from evaltool import db
+    from evaltool.generate import DEFAULT_MODELS, RunConfig
+
+    engine_db = db.connect(db_url)
+    chosen = models or DEFAULT_MODELS
+    if system and len(chosen) > 1:
+        raise UserError("--system names one system: give it with a single --model")
+    if limit is not None and limit < 1:
+        raise UserError("--limit must be 1 or more")
+    if context_turns < 1:
+        raise UserError("--context-turns must be 1 or more")
+    changes = {k: v for k, v in decoding.items() if v is not None}
+    if do_sample is not None:
+        changes["do_sample"] = do_sample
+    for model in chosen:
+        if model.startswith("baseline:"):
+            _run_baseline(engine_db, model, dataset, limit, seed)
+            continue
+        _run_model(
+            engine_db,
+            RunConfig(
+                model=model,
+                settings=changes,
+                dataset=dataset,
+                system=system,
+                revision=revision,
+                limit=limit,
+                context_turns=context_turns,
+                batch_size=batch_size,
+                device=device,
+                dtype=dtype,
+                seed=seed,
+                engine=engine,
+            ),
+        )
+
+
+def _run_model(engine_db: Any, config: Any) -> None:
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from evaltool import generate as gen
+    from evaltool.engines import GenerationSettings
+
+    config = replace(config, settings=GenerationSettings(**config.settings))
+    bar: list[Any] = []
+
+    def progress(total: int, done: int) -> None:
+        if not bar:
+            bar.append(
+                tqdm(total=total, unit="ctx", desc=config.system or gen.system_name(config.model))
+            )
+        else:
+            bar[0].update(done)
+
+    summary = gen.run(engine_db, config, progress=progress)
+    if bar:
+        bar[0].close()
+    x = summary.extra
+    click.echo(
+        f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
+        f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
+        f"{summary.tokens_per_second:.1f} new tokens/s [{x['engine']} engine, {x['device']}, "
+        f"{x['dtype'].replace('torch.', '')}, batch {x['batch_size']}]"
+    )
+
+
+def _run_baseline(
+    engine_db: Any, model: str, dataset: str | None, limit: int | None, seed: int
+) -> None:
+    from evaltool.baselines import run_baseline
+
+    name = model.split(":", 1)[1]
+    added, done, skipped = run_baseline(engine_db, name, dataset, limit, seed)
+    note = f", {skipped} skipped (no reference reply)" if skipped else ""
+    click.echo(f"{name}: {added} responses, {done} already done{note}")
+
+
+@cli.command()
+@dataset_option
+@click.option(
+    "--out", default=None, metavar="FOLDER", help="Output folder (default: reports/DATASET)."
+)
+@click.option(
+    "--resamples",
+    type=int,
+    default=10_000,
+    show_default=True,
+    help="Bootstrap resamples (at least 1000).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option(
+    "--confidence",
+    type=float,
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the intervals.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["bca", "percentile"]),
+    default="bca",
+    show_default=True,
+    help="Bootstrap interval method.",
+)
+@click.option(
+    "--min-labels",
+    type=int,
+    default=None,
+    help="Leave out items with fewer labels (default: the project overlap k).",
+)
+@db_option
+def report(
+    dataset: str | None,
+    out: str | None,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    method: str,
+    min_labels: int | None,
+    db_url: str | None,
+) -> None:
+    """Write the SSA table with bootstrap CIs, comparisons and agreement (md, json, png, csv)."""
+    from pathlib import Path
+
+    from evaltool import db
+    from evaltool.render import write_report
+    from evaltool.report import ReportSettings, build_report
+
+    settings = ReportSettings(resamples, seed, confidence, method, min_labels)
+    data, items = build_report(db.connect(db_url), dataset, settings)
+    folder = Path(out) if out else Path("reports") / data["dataset"]
+    for path in write_report(data, items, folder):
+        click.echo(str(path))
+    for s in data["systems"]:
+        ssa = s["ssa"]
+        value = "no items with enough labels" if ssa is None else f"SSA {ssa['estimate']:.3f}"
+        click.echo(f"  {s['name']}: {value} ({s['items']} items, {s['labels']} labels)")
+
+
+@cli.group()
+def responses() -> None:
+    """Responses made outside evaltool."""
+
+
+@responses.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--system", required=True, help="Name of the system these responses belong to.")
+@dataset_option
+@db_option
+def responses_import(file: str, system: str, dataset: str | None, db_url: str | None) -> None:
+    """Import responses (context_id, response; optional rank) from JSONL or CSV."""
+    from evaltool import db
+    from evaltool.imports import import_responses
+
+    result = import_responses(db.connect(db_url), file, system, dataset)
+    click.echo(f"{system}: added {result.added} responses, {result.unchanged} already there")
+
+
+@cli.group()
+def labels() -> None:
+    """Labels collected outside evaltool."""
+
+
+@labels.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@dataset_option
+@db_option
+def labels_import(file: str, dataset: str | None, db_url: str | None) -> None:
+    """Import labels (context_id, system, annotator, sensible, specific) from JSONL or CSV."""
+    from evaltool import db
+    from evaltool.imports import import_labels
+
+    result = import_labels(db.connect(db_url), file, dataset)
+    click.echo(f"added {result.added} labels, {result.unchanged} already there")
+    if result.note:
+        click.echo(f"note: {result.note}")
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["labels", "responses", "items"]))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--out", default=None, metavar="FILE", help="Output file (default: stdout).")
+@dataset_option
+@db_option
+def export(what: str, fmt: str, out: str | None, dataset: str | None, db_url: str | None) -> None:
+    """Export labels, responses or aggregated items."""
+    from evaltool import db
+    from evaltool import export as ex
+
+    engine = db.connect(db_url)
+    frame = {"labels": ex.labels_frame, "responses": ex.responses_frame, "items": ex.items_frame}[
+        what
+    ](engine, dataset)
+    ex.write_frame(frame, fmt, out)
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="evaltool", standalone_mode=True))

@@ -32,9 +32,17 @@ def test_migration_from_empty_matches_orm(any_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], diff
         assert set(inspect(conn).get_table_names()) >= {
-            "datasets", "contexts", "systems", "responses", "annotators",
-            "assignments", "labels", "gold_items", "settings", "alembic_version",
-        }  # fmt: skip
+            "datasets",
+            "contexts",
+            "systems",
+            "responses",
+            "annotators",
+            "assignments",
+            "labels",
+            "gold_items",
+            "settings",
+            "alembic_version",
+        }
     assert db.upgrade(engine) == (after, after)  # idempotent
 
 
@@ -71,15 +79,22 @@ def test_unique_constraints_are_the_last_guard(any_db) -> None:  # type: ignore[
         sys_id = s.scalars(select(System.id)).one()
         s.add(Response(context_id=ctx_id, system_id=sys_id, rank=0, text="dup", meta={}))
     with pytest.raises(IntegrityError), db.session_scope(any_db) as s:
-        s.add(Label(response_id=response_id, annotator_id=annotator_id + 99, sensible=True,
-                    specific=False))  # fmt: skip
+        s.add(
+            Label(
+                response_id=response_id,
+                annotator_id=annotator_id + 99,
+                sensible=True,
+                specific=False,
+            )
+        )
 
 
 def test_specific_requires_sensible_in_the_database(any_db) -> None:  # type: ignore[no-untyped-def]
     response_id, annotator_id = _seed(any_db)
     with pytest.raises(IntegrityError), db.session_scope(any_db) as s:
-        s.add(Label(response_id=response_id, annotator_id=annotator_id, sensible=False,
-                    specific=True))  # fmt: skip
+        s.add(
+            Label(response_id=response_id, annotator_id=annotator_id, sensible=False, specific=True)
+        )
 
 
 def test_json_columns_round_trip_unicode(any_db) -> None:  # type: ignore[no-untyped-def]

@@ -15,11 +15,21 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_wheel_contains_app_data_and_migrations(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
-    )  # fmt: skip
+    )
     (wheel,) = tmp_path.glob("evaltool-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "evaltool/data/ru-mtb.jsonl" in names

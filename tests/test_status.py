@@ -29,8 +29,11 @@ def test_status_counts(any_db) -> None:  # type: ignore[no-untyped-def]
             Label(response_id=first.id, annotator_id=a.id, sensible=True, specific=False)
             for a in anns
         )
-        s.add(Label(response_id=responses[2].id, annotator_id=anns[0].id, sensible=False,
-                    specific=False))  # fmt: skip
+        s.add(
+            Label(
+                response_id=responses[2].id, annotator_id=anns[0].id, sensible=False, specific=False
+            )
+        )
     st = collect_status(any_db)
     assert st.overlap == 3
     assert st.datasets == [("d", 3)]

@@ -1,0 +1,150 @@
+"""Benchmark: the model card's per-context loop against `evaltool generate`, in one run.
+
+Random-weight GPT-2 models of the real ruDialoGPT shapes (PROTOCOL.md), the real tokenizer from
+../shared, the card's decoding settings with exactly 40 new tokens, fp32 on this machine.
+Prints seconds per context for both, their ratio, and evaltool's model FLOP/s as a share of
+the fp32 matrix-multiply peak measured here in the same run.
+
+    .venv/bin/python bench/generate.py                 # small and medium
+    .venv/bin/python bench/generate.py --shape medium --contexts 64 --card-contexts 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import build_tokenizer  # noqa: E402
+
+from evaltool import db  # noqa: E402
+from evaltool.contexts import builtin_path, import_contexts  # noqa: E402
+from evaltool.engines import GenerationSettings  # noqa: E402
+from evaltool.generate import RunConfig, run  # noqa: E402
+from evaltool.prompting import RuDialoGPTFormat  # noqa: E402
+
+SHAPES = {"small": (12, 768, 12), "medium": (24, 1024, 16)}
+CARD = dict(
+    top_k=10,
+    top_p=0.95,
+    num_beams=3,
+    num_return_sequences=3,
+    do_sample=True,
+    no_repeat_ngram_size=2,
+    temperature=1.2,
+    repetition_penalty=1.2,
+    length_penalty=1.0,
+    eos_token_id=50257,
+    max_new_tokens=40,
+    min_new_tokens=40,
+)
+
+
+def matmul_peak() -> float:
+    """fp32 GFLOP/s of a large square matrix product on this machine, best of 5."""
+    a = torch.randn(2048, 2048)
+    a @ a
+    best = 0.0
+    for _ in range(5):
+        t = time.perf_counter()
+        a @ a
+        best = max(best, 2 * 2048**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def build(shape: str, folder: Path) -> GPT2Config:
+    layers, width, heads = SHAPES[shape]
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=50261, n_positions=2048, n_embd=width, n_layer=layers, n_head=heads)
+    GPT2LMHeadModel(cfg).save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
+    return cfg
+
+
+def model_flops(cfg: GPT2Config, prompt_tokens: int, new_tokens: int) -> float:
+    """Weight FLOPs: prompt once per context, each beam's new tokens through blocks and head."""
+    blocks = 12 * cfg.n_layer * cfg.n_embd**2
+    head = cfg.vocab_size * cfg.n_embd
+    return 2 * (blocks * prompt_tokens + (blocks + head) * new_tokens)
+
+
+def card_loop(folder: Path, turns: list[list[str]]) -> float:
+    """Seconds per context for the model card's snippet: one generate call per context."""
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    fmt = RuDialoGPTFormat()
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    for t in turns:
+        inputs = tok(fmt.build(t, 3), return_tensors="pt")
+        with torch.inference_mode():
+            model.generate(**inputs, **CARD, pad_token_id=tok.pad_token_id)
+    return (time.perf_counter() - start) / len(turns)
+
+
+def evaltool_run(folder: Path, work: Path, contexts: int, batch: int | None) -> tuple[float, int]:
+    """Seconds per context through `evaltool generate`'s code path, and prompt tokens used."""
+    url = f"sqlite:///{work / 'bench.db'}"
+    engine = db.make_engine(url, must_exist=False)
+    db.upgrade(engine)
+    import_contexts(engine, builtin_path(), "ru-mtb")
+    settings = GenerationSettings(**{k: v for k, v in CARD.items() if k != "eos_token_id"})
+    config = RunConfig(
+        model=str(folder),
+        settings=settings,
+        limit=contexts,
+        batch_size=batch,
+        device="cpu",
+        dtype="fp32",
+    )
+    summary = run(engine, config)
+    tok = AutoTokenizer.from_pretrained(folder)
+    fmt = RuDialoGPTFormat()
+    with db.session_scope(engine) as s:
+        from evaltool.schema import Context
+
+        rows = s.query(Context).order_by(Context.id).limit(contexts).all()
+        prompt_tokens = sum(len(tok.encode(fmt.build(c.turns, 3))) for c in rows)
+    return summary.seconds / summary.contexts, prompt_tokens
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shape", choices=["small", "medium", "both"], default="both")
+    ap.add_argument("--contexts", type=int, default=64, help="contexts for evaltool")
+    ap.add_argument("--card-contexts", type=int, default=4, help="contexts for the card loop")
+    ap.add_argument("--batch-size", type=int, default=None, help="evaltool batch (default: auto)")
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    peak = matmul_peak()
+    print(f"fp32 matmul peak here: {peak:.0f} GFLOP/s")
+    from evaltool.contexts import read_contexts
+
+    turns = [r.turns for r in read_contexts(builtin_path())]
+    shapes = ["small", "medium"] if args.shape == "both" else [args.shape]
+    print("shape   card s/ctx  evaltool s/ctx  speed-up  evaltool GFLOP/s  share of peak")
+    for shape in shapes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / shape
+            cfg = build(shape, folder)
+            card = card_loop(folder, turns[: args.card_contexts])
+            ours, prompt_tokens = evaltool_run(folder, Path(tmp), args.contexts, args.batch_size)
+            flops = model_flops(cfg, prompt_tokens, args.contexts * 40 * CARD["num_beams"])
+            rate = flops / (ours * args.contexts) / 1e9
+            print(
+                f"{shape:7} {card:11.2f} {ours:15.2f} {card / ours:8.1f}x {rate:17.0f} "
+                f"{rate / peak:13.0%}"
+            )
+
+
+if __name__ == "__main__":
+    main()

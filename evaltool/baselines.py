@@ -1,0 +1,98 @@
+"""Baseline systems: fixed rules that calibrate raters and the metric.
+
+A good evaluation puts ``reference`` high on both questions, ``shuffled`` low on
+sensibleness, and ``generic`` (Meena's GenericBot) near zero on specificity; a rater who
+calls «Не знаю.» specific is misreading the guidelines.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from evaltool.errors import UserError
+from evaltool.generate import ensure_system, pending_contexts, store_batch
+from evaltool.schema import Context, Response
+
+GENERIC_REPLIES = ("Не знаю.", "Понятно.", "Интересно.", "Хорошо.", "Может быть.", "Ясно.")
+
+PURPOSE = {
+    "reference": "the human reference replies of the validation set: the ceiling to aim for",
+    "generic": "a safe generic reply («Не знаю.», «Понятно.» ...): sensible often, specific never",
+    "shuffled": "a reference reply from another context: expected not sensible",
+    "echo": "repeats the last turn: checks that raters punish parroting",
+}
+
+
+def _reference(
+    contexts: list[Context], all_contexts: list[Context], rng: random.Random
+) -> list[str | None]:
+    return [c.reference for c in contexts]
+
+
+def _generic(
+    contexts: list[Context], all_contexts: list[Context], rng: random.Random
+) -> list[str | None]:
+    return [rng.choice(GENERIC_REPLIES) for _ in contexts]
+
+
+def _echo(
+    contexts: list[Context], all_contexts: list[Context], rng: random.Random
+) -> list[str | None]:
+    return [c.turns[-1] for c in contexts]
+
+
+def _shuffled(
+    contexts: list[Context], all_contexts: list[Context], rng: random.Random
+) -> list[str | None]:
+    pool = [c for c in all_contexts if c.reference]
+    if len(pool) < 2:
+        raise UserError("baseline:shuffled needs at least 2 contexts with reference replies")
+    out: list[str | None] = []
+    for c in contexts:
+        other = rng.choice(pool)
+        while other.id == c.id or other.reference == c.reference:
+            other = rng.choice(pool)
+        out.append(other.reference)
+    return out
+
+
+RULES: dict[str, Callable[[list[Context], list[Context], random.Random], list[str | None]]] = {
+    "reference": _reference,
+    "generic": _generic,
+    "shuffled": _shuffled,
+    "echo": _echo,
+}
+
+
+def run_baseline(
+    engine: Engine, name: str, dataset: str | None, limit: int | None, seed: int = 0
+) -> tuple[int, int, int]:
+    """Store the baseline's reply (rank 0) for every pending context.
+
+    Returns (added, already done, skipped for lack of a reference reply).
+    """
+    if name not in RULES:
+        raise UserError(f"unknown baseline {name!r}; choose from {', '.join(RULES)}")
+    system_id = ensure_system(
+        engine, name, "baseline", f"baseline:{name}", None, {"rule": name, "seed": seed}
+    )
+    todo, done = pending_contexts(engine, dataset, system_id, limit)
+    everything, _ = pending_contexts(engine, dataset, -1, None)
+    rng = random.Random(f"{seed}:{name}")
+    replies = RULES[name](todo, everything, rng)
+    rows = [
+        Response(
+            context_id=c.id,
+            system_id=system_id,
+            rank=0,
+            text=text.strip(),
+            meta={"baseline": name, "seed": seed},
+        )
+        for c, text in zip(todo, replies, strict=True)
+        if text is not None and text.strip()
+    ]
+    store_batch(engine, system_id, rows)
+    return len(rows), done, len(todo) - len(rows)

@@ -1,0 +1,192 @@
+"""Loading causal LMs and decoding token ids with them (torch and transformers live here).
+
+``GenerationSettings`` holds the decoding options, with the ruDialoGPT model card's values as
+defaults. An engine turns a batch of prompts (token ids) into ``num_return_sequences``
+continuations each, best first. ``HFEngine`` calls transformers' ``generate``; ``evaltool.fastgen``
+has a faster loop for GPT-2 models that keeps the same decoding rules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from evaltool.errors import UserError
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding options; the defaults are the ones on the ruDialoGPT model cards.
+
+    ``eos_token_id`` None means: the id of the prompt format's stop token (``@@ПЕРВЫЙ@@``,
+    50257 in the ruDialoGPT tokenizer).
+    """
+
+    top_k: int = 10
+    top_p: float = 0.95
+    num_beams: int = 3
+    num_return_sequences: int = 3
+    do_sample: bool = True
+    no_repeat_ngram_size: int = 2
+    temperature: float = 1.2
+    repetition_penalty: float = 1.2
+    length_penalty: float = 1.0
+    eos_token_id: int | None = None
+    max_new_tokens: int = 40
+    min_new_tokens: int = 0
+
+    def validate(self) -> GenerationSettings:
+        """Raise a user error for settings transformers would reject later, mid-run."""
+        if self.num_beams < 1 or self.num_return_sequences < 1:
+            raise UserError("--num-beams and --num-return-sequences must be 1 or more")
+        if self.num_return_sequences > self.num_beams and not self.do_sample:
+            raise UserError("--num-return-sequences cannot exceed --num-beams without sampling")
+        if self.num_beams > 1 and self.num_return_sequences > self.num_beams:
+            raise UserError("--num-return-sequences cannot exceed --num-beams")
+        if self.max_new_tokens < 1 or self.min_new_tokens > self.max_new_tokens:
+            raise UserError("need 1 <= --max-new-tokens and --min-new-tokens <= --max-new-tokens")
+        if self.temperature <= 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise UserError("need --temperature > 0, 0 < --top-p <= 1 and --top-k >= 0")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as stored with the system."""
+        return asdict(self)
+
+
+@dataclass
+class Loaded:
+    """A model and its tokenizer on a device, ready to generate."""
+
+    model: Any
+    tokenizer: PreTrainedTokenizerBase
+    device: torch.device
+    dtype: torch.dtype
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; other names are checked to exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device here (torch {torch.__version__})")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps: MPS is not available here")
+    if name.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise UserError(f"--device {name}: use auto, cpu, cuda, cuda:N or mps")
+    return torch.device(name)
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    """``auto`` is fp32 on CPU (bf16 is many times slower there) and bf16/fp16 on a GPU."""
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if name not in DTYPES:
+        raise UserError(f"--dtype {name}: use auto, fp32, fp16 or bf16")
+    return DTYPES[name]
+
+
+def load(
+    model_id: str, *, revision: str | None, device: torch.device, dtype: torch.dtype
+) -> Loaded:
+    """Load a model and tokenizer from a local folder or the hub cache, never running remote code.
+
+    A model that is neither local nor reachable is a one-line user error.
+    """
+    local = os.path.isdir(model_id)
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": False}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype, **kwargs)
+    except (OSError, ValueError) as exc:
+        if local:
+            raise UserError(f"cannot load model from folder {model_id}: {exc}") from None
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        why = "HF_HUB_OFFLINE is set" if offline else "the hub cannot be reached"
+        raise UserError(
+            f"model {model_id} is not in the local Hugging Face cache and {why}; download it "
+            f"where there is network (`hf download {model_id}`) or pass --model /path/to/folder"
+        ) from None
+    model.to(device).eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return Loaded(model, tokenizer, device, dtype, {"local": local})
+
+
+class Engine(Protocol):
+    """Decodes a batch of prompts into ``num_return_sequences`` continuations each."""
+
+    name: str
+
+    def generate(
+        self, prompts: list[list[int]], settings: GenerationSettings, eos_id: int, seed: int
+    ) -> list[list[list[int]]]:
+        """Continuation token ids (prompt excluded, cut before eos) per prompt, best first."""
+        ...
+
+
+def cut_at(ids: list[int], stop_ids: set[int]) -> list[int]:
+    """The ids before the first stop id.
+
+    >>> cut_at([5, 6, 7, 6], {7})
+    [5, 6]
+    """
+    for i, token in enumerate(ids):
+        if token in stop_ids:
+            return ids[:i]
+    return ids
+
+
+@dataclass
+class HFEngine:
+    """Batched ``model.generate`` with left padding and attention masks."""
+
+    loaded: Loaded
+    name: str = "hf"
+
+    def generate(
+        self, prompts: list[list[int]], settings: GenerationSettings, eos_id: int, seed: int
+    ) -> list[list[list[int]]]:
+        tok = self.loaded.tokenizer
+        pad = tok.pad_token_id
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        s = settings
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.loaded.model.generate(
+                input_ids=ids.to(self.loaded.device),
+                attention_mask=mask.to(self.loaded.device),
+                do_sample=s.do_sample,
+                num_beams=s.num_beams,
+                num_return_sequences=s.num_return_sequences,
+                top_k=s.top_k,
+                top_p=s.top_p,
+                temperature=s.temperature,
+                no_repeat_ngram_size=s.no_repeat_ngram_size,
+                repetition_penalty=s.repetition_penalty,
+                length_penalty=s.length_penalty,
+                eos_token_id=eos_id,
+                pad_token_id=pad,
+                max_new_tokens=s.max_new_tokens,
+                min_new_tokens=s.min_new_tokens,
+            )
+        rows = out[:, width:].tolist()
+        n = s.num_return_sequences
+        stop = {eos_id}
+        return [[cut_at(r, stop) for r in rows[i * n : (i + 1) * n]] for i in range(len(prompts))]

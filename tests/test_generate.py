@@ -1,0 +1,160 @@
+"""``evaltool generate`` end to end on a tiny local model: storage, resume, seeds, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from evaltool import db
+from evaltool import generate as gen
+from evaltool.schema import Response, System
+
+
+@pytest.fixture
+def shipped(run_cli, tmp_path: Path) -> str:
+    assert run_cli("init").exit_code == 0
+    assert run_cli("contexts", "import", "--builtin").exit_code == 0
+    return f"sqlite:///{tmp_path / 'evaltool.db'}"
+
+
+def responses(url: str, system: str | None = None) -> list[tuple[int, int, str]]:
+    with db.session_scope(db.make_engine(url)) as s:
+        q = select(Response.context_id, Response.rank, Response.text).join(System)
+        if system:
+            q = q.where(System.name == system)
+        return sorted(tuple(row) for row in s.execute(q))
+
+
+def test_fills_the_shipped_set_with_progress(run_cli, shipped, tiny_model) -> None:
+    result = run_cli("generate", "--model", str(tiny_model), "--batch-size", "16")
+    assert result.exit_code == 0, result.output
+    rows = responses(shipped)
+    assert len(rows) == 300 * 3
+    assert {rank for _, rank, _ in rows} == {0, 1, 2}
+    assert "ctx/s" in result.stderr or "ctx]" in result.stderr  # tqdm's bar
+    assert "300 contexts, 900 responses" in result.stdout
+    with db.session_scope(db.make_engine(shipped)) as s:
+        system = s.scalars(select(System)).one()
+        assert system.name == tiny_model.name and system.kind == "model"
+        assert system.settings["top_k"] == 10 and system.settings["eos_token_id"] == 50257
+        assert system.settings["context_turns"] == 3
+        meta = s.scalars(select(Response.meta)).first()
+        assert {"seed", "elapsed_s", "prompt_tokens", "new_tokens"} <= set(meta)
+    again = run_cli("generate", "--model", str(tiny_model))
+    assert "0 contexts, 0 responses" in again.stdout and "300 already done" in again.stdout
+    assert len(responses(shipped)) == 900
+
+
+def test_same_seed_same_responses_other_seed_differs(run_cli, shipped, tiny_model) -> None:
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        args = ["generate", "--model", str(tiny_model), "--system", name, "--limit", "12"]
+        assert run_cli(*args, "--seed", seed, "--batch-size", "4").exit_code == 0
+    a, b, c = (
+        [(ctx, rank, text) for ctx, rank, text in responses(shipped, n)] for n in ("a", "b", "c")
+    )
+    assert a == b
+    assert a != c
+
+
+def test_changed_settings_under_same_name_refused(run_cli, shipped, tiny_model) -> None:
+    assert run_cli("generate", "--model", str(tiny_model), "--limit", "2").exit_code == 0
+    result = run_cli("generate", "--model", str(tiny_model), "--top-k", "5")
+    assert result.exit_code == 2
+    assert "already exists with other settings (top_k)" in result.stderr
+
+
+def test_interrupted_run_loses_only_the_batch_in_flight(
+    run_cli, shipped, tiny_model, monkeypatch
+) -> None:
+    real = gen.store_batch
+    calls = {"n": 0}
+
+    def flaky(engine, system_id, rows):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        real(engine, system_id, rows)
+
+    monkeypatch.setattr(gen, "store_batch", flaky)
+    aborted = run_cli("generate", "--model", str(tiny_model), "--limit", "40", "--batch-size", "8")
+    assert aborted.exit_code == 1 and "Aborted" in aborted.stderr  # click's answer to Ctrl-C
+    rows = responses(shipped)
+    assert len(rows) == 2 * 8 * 3  # two whole batches, nothing of the third
+    monkeypatch.setattr(gen, "store_batch", real)
+    assert run_cli("generate", "--model", str(tiny_model), "--limit", "40").exit_code == 0
+    rows = responses(shipped)
+    assert len(rows) == 40 * 3
+    assert len({(c, r) for c, r, _ in rows}) == len(rows)
+
+
+@pytest.mark.slow
+def test_killed_process_then_rerun_completes_without_duplicates(shipped, tiny_model, tmp_path):
+    env = {**os.environ, "EVALTOOL_DB": shipped, "HF_HUB_OFFLINE": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "evaltool",
+        "generate",
+        "--model",
+        str(tiny_model),
+        "--batch-size",
+        "4",
+        "--no-sample",
+        "--num-beams",
+        "1",
+        "--num-return-sequences",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(responses(shipped)) < 12:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(responses(shipped))
+    assert 12 <= partial < 300 and partial % 4 == 0  # whole batches only
+    subprocess.run(cmd, env=env, cwd=tmp_path, check=True, capture_output=True)
+    rows = responses(shipped)
+    assert len(rows) == 300 and len({c for c, _, _ in rows}) == 300
+
+
+def test_unknown_hub_model_offline_is_one_line(shipped, tmp_path) -> None:
+    env = {
+        **os.environ,
+        "EVALTOOL_DB": shipped,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf-home"),
+    }
+    cmd = [sys.executable, "-m", "evaltool", "generate", "--model", "tinkoff-ai/ruDialoGPT-small"]
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "tinkoff-ai/ruDialoGPT-small is not in the local Hugging Face cache" in proc.stderr
+    assert "HF_HUB_OFFLINE is set" in proc.stderr and "--model /path/to/folder" in proc.stderr
+
+
+def test_bad_flags_are_user_errors(run_cli, shipped, tiny_model) -> None:
+    cases = [
+        (["--num-return-sequences", "5"], "cannot exceed --num-beams"),
+        (["--device", "cuda:7"], "--device cuda:7"),
+        (["--engine", "nope"], "--engine nope"),
+        (["--limit", "0"], "--limit must be 1 or more"),
+        (["--dataset", "nope"], "no dataset 'nope'"),
+        (["--system", "x", "--model", "y"], "--system names one system"),
+    ]
+    for args, message in cases:
+        result = run_cli("generate", "--model", str(tiny_model), *args)
+        assert result.exit_code == 2, args
+        assert message in result.stderr, (args, result.stderr)
+
+
+def test_make_batches_groups_similar_lengths() -> None:
+    batches = gen.make_batches(list("abcdef"), [5, 1, 4, 2, 6, 3], 2)
+    assert batches == [["e", "a"], ["c", "f"], ["d", "b"]]
