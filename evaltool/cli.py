@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from evaltool import __version__
+from evaltool.cli_common import dataset_option, db_option, print_table
 from evaltool.errors import UserError
 
 
@@ -25,32 +26,6 @@ class _Group(click.Group):
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
-
-
-def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--db URL`` option every command that touches the database takes."""
-    return click.option(
-        "--db",
-        "db_url",
-        metavar="URL",
-        default=None,
-        help="Database URL (default: $EVALTOOL_DB, else sqlite:///evaltool.db).",
-    )(func)
-
-
-def dataset_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--dataset NAME`` option; optional where the database holds one dataset."""
-    return click.option(
-        "--dataset", default=None, help="Dataset name (may be left out when there is only one)."
-    )(func)
-
-
-def print_table(headers: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Print rows as an aligned plain-text table."""
-    cells = [headers, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -411,6 +386,21 @@ def export(what: str, fmt: str, out: str | None, dataset: str | None, db_url: st
         what
     ](engine, dataset)
     ex.write_frame(frame, fmt, out)
+
+
+def _register() -> None:
+    from evaltool import cli_annotate
+
+    for command in (
+        cli_annotate.annotate,
+        cli_annotate.annotators,
+        cli_annotate.assign,
+        cli_annotate.gold,
+    ):
+        cli.add_command(command)
+
+
+_register()
 
 
 def main() -> None:

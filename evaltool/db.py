@@ -7,6 +7,7 @@ with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing wi
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,8 +79,9 @@ def make_engine(url: str | None = None, *, must_exist: bool = True) -> Engine:
     if path is not None and not path.parent.exists():
         raise UserError(f"folder {path.parent} for the database does not exist")
     try:
-        if path is not None or url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        if url.startswith("sqlite"):
+            pool = {"pool_size": 16, "max_overflow": 48} if path is not None else {}
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **pool)
             _configure_sqlite(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
@@ -89,8 +91,17 @@ def make_engine(url: str | None = None, *, must_exist: bool = True) -> Engine:
 
 
 def as_engine(db: str | Engine | None) -> Engine:
-    """Accept a URL, None (the default database) or an Engine, and return an Engine."""
-    return db if isinstance(db, Engine) else connect(db)
+    """Accept a URL, None (the default database) or an Engine, and return an Engine.
+
+    Engines made from URLs are kept, one per URL, so callers such as the page can pass a URL
+    on every call without paying for a new connection pool each time.
+    """
+    return db if isinstance(db, Engine) else _connect_cached(resolve_url(db))
+
+
+@functools.lru_cache(maxsize=16)
+def _connect_cached(url: str) -> Engine:
+    return connect(url)
 
 
 @contextmanager

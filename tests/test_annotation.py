@@ -1,0 +1,207 @@
+"""The assignment service under concurrency, leases, double submits, gold checks, accounts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections import Counter
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select, update
+
+from evaltool import annotation as svc
+from evaltool import db
+from evaltool.accounts import add_annotator, disable, hash_token, rotate
+from evaltool.errors import UserError
+from evaltool.project import save_settings
+from evaltool.schema import (
+    Annotator,
+    Assignment,
+    Context,
+    Dataset,
+    GoldItem,
+    Label,
+    Response,
+    System,
+)
+
+
+def make_pool(engine, contexts: int = 100, systems: int = 2) -> list[int]:  # type: ignore[no-untyped-def]
+    """Contexts answered by each system at ranks 0 and 1; returns the rank-0 response ids."""
+    with db.session_scope(engine) as s:
+        ds = Dataset(name="d")
+        s.add(ds)
+        s.flush()
+        ctxs = [
+            Context(dataset_id=ds.id, external_id=f"c{i}", turns=["привет", f"реплика {i}"])
+            for i in range(contexts)
+        ]
+        syss = [System(name=f"sys{j}", kind="model") for j in range(systems)]
+        s.add_all([*ctxs, *syss])
+        s.flush()
+        rows = [
+            Response(context_id=c.id, system_id=y.id, rank=r, text=f"{y.name} {c.external_id}")
+            for y in syss
+            for c in ctxs
+            for r in (0, 1)
+        ]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows if r.rank == 0]
+
+
+def labels_per_response(engine) -> Counter:  # type: ignore[no-untyped-def]
+    with db.session_scope(engine) as s:
+        return Counter(
+            dict(
+                s.execute(select(Label.response_id, func.count()).group_by(Label.response_id)).all()
+            )
+        )
+
+
+@pytest.mark.parametrize("threads", [16])
+def test_concurrent_annotators_fill_exactly_k(any_db, threads: int) -> None:
+    ids = make_pool(any_db, contexts=100, systems=2)  # 200 items
+    tokens = [add_annotator(any_db, f"a{i}") for i in range(threads)]
+    stored, errors = Counter(), []
+
+    def work(token: str, seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            while (task := svc.next_task(any_db, token)) is not None:
+                sensible = rng.random() < 0.7
+                for _ in range(2 if rng.random() < 0.2 else 1):  # some double clicks
+                    r = svc.submit_label(
+                        any_db, token, task.response_id, sensible, rng.random() < 0.5
+                    )
+                    stored[token] += r.stored
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    pool = [threading.Thread(target=work, args=(t, i)) for i, t in enumerate(tokens)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert errors == []
+    counts = labels_per_response(any_db)
+    assert set(counts) == set(ids), "every rank-0 item labelled, nothing else"
+    assert set(counts.values()) == {3}
+    assert sum(stored.values()) == 600, "every stored answer is in the database"
+    with db.session_scope(any_db) as s:
+        pairs = s.execute(select(Label.response_id, Label.annotator_id)).all()
+        assert len(pairs) == len(set(pairs))
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Assignment).where(Assignment.state == "leased")
+            )
+            == 0
+        )
+
+
+def test_same_item_on_refresh_and_never_twice(any_db) -> None:
+    make_pool(any_db, contexts=3, systems=1)
+    token = add_annotator(any_db, "a")
+    first = svc.next_task(any_db, token)
+    assert svc.next_task(any_db, token) == first  # refresh: same item
+    seen = set()
+    task = first
+    while task is not None:
+        assert task.response_id not in seen
+        seen.add(task.response_id)
+        assert svc.submit_label(any_db, token, task.response_id, True, True).stored
+        assert svc.submit_label(any_db, token, task.response_id, False, False).duplicate
+        task = svc.next_task(any_db, token)
+    assert len(seen) == 3
+    assert svc.progress(any_db, token) == svc.Progress(labelled=3, remaining=0)
+
+
+def test_no_same_context_twice_in_a_row_and_systems_interleave(any_db) -> None:
+    make_pool(any_db, contexts=30, systems=2)
+    token = add_annotator(any_db, "a")
+    order = []
+    while (task := svc.next_task(any_db, token)) is not None:
+        order.append((task.turns[-1], task.response.split()[0]))
+        svc.submit_label(any_db, token, task.response_id, True, False)
+    assert len(order) == 60
+    repeats = [i for i, (a, b) in enumerate(itertools.pairwise(order)) if a[0] == b[0]]
+    # a repeat is allowed only when nothing else is left, at the very end
+    assert all(i >= len(order) - 4 for i in repeats), repeats
+    first_half = Counter(system for _, system in order[:30])
+    assert min(first_half.values()) >= 8, f"systems should interleave: {first_half}"
+
+
+def test_lease_expiry_returns_item_to_pool(any_db) -> None:
+    (rid,) = make_pool(any_db, contexts=1, systems=1)
+    with db.session_scope(any_db) as s:
+        save_settings(s, overlap=1)
+    slow, fast = add_annotator(any_db, "slow"), add_annotator(any_db, "fast")
+    assert svc.next_task(any_db, slow).response_id == rid
+    assert svc.next_task(any_db, fast) is None  # the only slot is leased
+    with db.session_scope(any_db) as s:
+        s.execute(update(Assignment).values(expires_at=datetime(2000, 1, 1)))
+    assert svc.next_task(any_db, fast).response_id == rid
+    assert svc.submit_label(any_db, fast, rid, True, True).stored
+    with pytest.raises(UserError, match="went to someone else"):
+        svc.submit_label(any_db, slow, rid, True, False)
+    assert labels_per_response(any_db) == Counter({rid: 1})
+
+
+def test_late_answer_is_kept_while_a_slot_is_free(any_db) -> None:
+    (rid,) = make_pool(any_db, contexts=1, systems=1)
+    token = add_annotator(any_db, "a")
+    svc.next_task(any_db, token)
+    with db.session_scope(any_db) as s:
+        s.execute(update(Assignment).values(expires_at=datetime(2000, 1, 1)))
+    assert svc.submit_label(any_db, token, rid, False, True).stored
+    with db.session_scope(any_db) as s:
+        label = s.scalars(select(Label)).one()
+        assert (label.sensible, label.specific) == (False, False)  # specific needs sensible
+        assert label.seconds is not None
+
+
+def test_tokens_hashed_disable_rotate(any_db) -> None:
+    make_pool(any_db, contexts=2, systems=1)
+    token = add_annotator(any_db, "a")
+    assert len(token) >= 32  # 192 random bits, url-safe
+    with db.session_scope(any_db) as s:
+        row = s.scalars(select(Annotator)).one()
+        assert row.token_hash == hash_token(token) and token not in row.token_hash
+    for bad in (None, "", "wrong"):
+        with pytest.raises(UserError):
+            svc.next_task(any_db, bad)
+    disable(any_db, "a")
+    with pytest.raises(UserError, match="disabled"):
+        svc.next_task(any_db, token)
+    new = rotate(any_db, "a")
+    with pytest.raises(UserError, match="unknown login token"):
+        svc.next_task(any_db, token)
+    assert svc.next_task(any_db, new) is not None
+    with pytest.raises(UserError, match="not given to you"):
+        svc.submit_label(any_db, new, 999999, True, True)
+
+
+def test_gold_items_mixed_in_and_failing_annotator_flagged(any_db) -> None:
+    ids = make_pool(any_db, contexts=20, systems=1)
+    with db.session_scope(any_db) as s:
+        s.add_all(
+            GoldItem(response_id=r, expected_sensible=True, expected_specific=True) for r in ids[:6]
+        )
+        save_settings(s, gold_rate=0.5, gold_min_items=5, gold_threshold=0.7, stop_flagged=True)
+    good, bad = add_annotator(any_db, "good"), add_annotator(any_db, "bad")
+    gold_seen = 0
+    for token, honest in ((good, True), (bad, False)):
+        try:
+            while (task := svc.next_task(any_db, token)) is not None:
+                is_gold = task.response_id in ids[:6]
+                gold_seen += is_gold and honest
+                answer = honest or not is_gold
+                svc.submit_label(any_db, token, task.response_id, answer, answer)
+        except UserError as exc:
+            assert not honest and "paused" in str(exc)
+    assert gold_seen == 6
+    with db.session_scope(any_db) as s:
+        flags = dict(s.execute(select(Annotator.name, Annotator.flagged)).all())
+    assert flags == {"good": False, "bad": True}
