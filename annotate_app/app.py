@@ -105,13 +105,13 @@ def choice(label: str, help_text: str, key: str, keys: tuple[str, str]) -> bool 
     current = state.get(key)
     c1, c2, _ = st.columns([1, 1, 3])
     yes = c1.button(
-        f"{T['yes']} · {keys[0]}",
+        T["yes"],
         key=f"{key}_y",
         shortcut=keys[0],
         type="primary" if current is True else "secondary",
     )
     no = c2.button(
-        f"{T['no']} · {keys[1]}",
+        T["no"],
         key=f"{key}_n",
         shortcut=keys[1],
         type="primary" if current is False else "secondary",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,12 +105,37 @@ def _connect_cached(url: str) -> Engine:
     return connect(url)
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock | None:
+    """One lock per SQLite file in this process, taken around each write transaction.
+
+    SQLite lets one writer in at a time; waiters poll with growing sleeps, so under load a few
+    unlucky threads wait seconds. Queueing them on a lock first keeps waits short and fair
+    (other processes are still covered by the busy timeout).
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    key = str(engine.url.database)
+    with _LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
 @contextmanager
 def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error (all or nothing)."""
     bind = engine.execution_options(readonly=True) if readonly else engine
-    with Session(bind, expire_on_commit=False) as session, session.begin():
-        yield session
+    lock = None if readonly else _write_lock(engine)
+    if lock is not None:
+        lock.acquire()
+    try:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]

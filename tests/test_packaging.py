@@ -36,3 +36,4 @@ def test_wheel_contains_app_data_and_migrations(tmp_path: Path) -> None:
     assert "evaltool/migrations/env.py" in names
     assert "evaltool/migrations/script.py.mako" in names
     assert any(n.startswith("evaltool/migrations/versions/0001") for n in names)
+    assert "annotate_app/app.py" in names and "annotate_app/texts.py" in names

@@ -1,0 +1,127 @@
+"""A real browser (Debian chromium driven by Playwright) labels items on the served page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from evaltool import db
+from evaltool.accounts import add_annotator
+from evaltool.schema import Context, Dataset, Label, Response, System
+
+from .conftest import _free_port, need
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def serve(url: str, port: int, cwd: Path) -> subprocess.Popen:
+    """`evaltool annotate` on a free port; returns once the health check answers."""
+    env = {**os.environ, "EVALTOOL_DB": url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evaltool", "annotate", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("the annotation page did not start")
+
+
+@pytest.fixture
+def browser():  # type: ignore[no-untyped-def]
+    need(os.path.exists(CHROMIUM), "Debian chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def label_items(page, answers: list[tuple[bool, bool]], done: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """Answer items on an open page by clicking, as a person would, waiting for each step."""
+    for i, (sensible, specific) in enumerate(answers):
+        page.get_by_text(f"Размечено {done + i},").wait_for(timeout=30_000)
+        buttons = page.locator("button")
+        buttons.filter(has_text="Да" if sensible else "Нет").first.click()
+        if sensible:
+            page.get_by_text("Специфичный ли ответ").wait_for(timeout=30_000)
+            buttons.filter(has_text="Да" if specific else "Нет").nth(1).click()
+        submit = page.locator("button:not([disabled])", has_text="Отправить")
+        submit.wait_for(timeout=30_000)
+        submit.click()
+    page.get_by_text(f"Размечено {done + len(answers)},").wait_for(timeout=30_000)
+
+
+def test_annotator_labels_items_by_mouse_and_keyboard_in_chromium(
+    browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = db.make_engine(sqlite_url)
+    with db.session_scope(engine) as s:
+        ds = Dataset(name="d")
+        s.add(ds)
+        s.flush()
+        ctxs = [
+            Context(dataset_id=ds.id, external_id=f"c{i}", turns=[f"Вопрос номер {i}?"])
+            for i in range(4)
+        ]
+        system = System(name="m", kind="model")
+        s.add_all([*ctxs, system])
+        s.flush()
+        s.add_all(
+            Response(context_id=c.id, system_id=system.id, rank=0, text=f"Ответ {i}")
+            for i, c in enumerate(ctxs)
+        )
+    token = add_annotator(engine, "anna")
+    port = _free_port()
+    proc = serve(sqlite_url, port, tmp_path)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/?token={token}")
+        page.get_by_role("button", name="Понятно, начать").click(timeout=30_000)
+        try:
+            label_items(page, [(True, True), (False, False), (True, False)])
+            page.keyboard.press("2")  # the fourth by keyboard alone: not sensible, submit
+            page.locator("button:not([disabled])", has_text="Отправить").wait_for(timeout=30_000)
+            page.keyboard.press("Enter")
+            page.get_by_text("Все доступные вам ответы размечены").wait_for(timeout=30_000)
+        finally:
+            page.screenshot(path=str(tmp_path / "page.png"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    with db.session_scope(engine) as s:
+        labels = s.scalars(select(Label).order_by(Label.id)).all()
+        assert [(lab.sensible, lab.specific) for lab in labels] == [
+            (True, True),
+            (False, False),
+            (True, False),
+            (False, False),
+        ]
