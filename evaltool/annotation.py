@@ -86,7 +86,13 @@ def _to_task(s: Session, a: Assignment) -> Task:
 
 
 def _candidate(
-    s: Session, me: Annotator, k: int, now: datetime, gold: bool, avoid_context: int | None
+    rng: random.Random,
+    s: Session,
+    me: Annotator,
+    k: int,
+    now: datetime,
+    gold: bool,
+    avoid_context: int | None,
 ) -> int | None:
     """A response the annotator may get, picked at a random place in a random system's list."""
     seen = select(Assignment.response_id).where(Assignment.annotator_id == me.id)
@@ -98,12 +104,12 @@ def _candidate(
         base = base.where(Response.id.not_in(gold_ids), _taken(now) < k)
     if avoid_context is not None:
         base = base.where(Response.context_id != avoid_context)
-    systems = list(s.scalars(select(Response.system_id).where(Response.rank == 0).distinct()))
-    _rng.shuffle(systems)
+    systems = sorted(s.scalars(select(Response.system_id).where(Response.rank == 0).distinct()))
+    rng.shuffle(systems)
     top = s.scalar(select(func.max(Response.id))) or 0
     pg = s.get_bind().dialect.name == "postgresql"
     for system_id in systems:
-        start = _rng.randint(0, top)
+        start = rng.randint(0, top)
         for lower, upper in ((start, None), (None, start)):  # wrap around
             q = base.where(Response.system_id == system_id)
             q = q.where(Response.id >= lower) if lower is not None else q.where(Response.id < upper)
@@ -117,7 +123,7 @@ def _candidate(
 
 
 def _claim(
-    s: Session, me: Annotator, settings: ProjectSettings, now: datetime
+    rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings, now: datetime
 ) -> Assignment | None:
     last = s.scalar(
         select(Response.context_id)
@@ -126,11 +132,11 @@ def _claim(
         .order_by(Assignment.leased_at.desc(), Assignment.id.desc())
         .limit(1)
     )
-    want_gold = settings.gold_rate > 0 and _rng.random() < settings.gold_rate
+    want_gold = settings.gold_rate > 0 and rng.random() < settings.gold_rate
     order = [(want_gold, last), (not want_gold, last), (False, None), (True, None)]
     for gold, avoid in order:
         for _ in range(4):
-            rid = _candidate(s, me, settings.overlap, now, gold, avoid)
+            rid = _candidate(rng, s, me, settings.overlap, now, gold, avoid)
             if rid is None:
                 break
             # Re-count after taking the row: a claim that committed meanwhile must be seen.
@@ -147,11 +153,14 @@ def _claim(
     return None
 
 
-def next_task(db: str | Engine | None, token: str | None) -> Task | None:
+def next_task(
+    db: str | Engine | None, token: str | None, rng: random.Random | None = None
+) -> Task | None:
     """The annotator's next item, leased to them; the same one again while the lease lives.
 
     Returns None when nothing is left for them. A bad or disabled token, or an annotator
-    stopped after failing gold checks, raises ``UserError``.
+    stopped after failing gold checks, raises ``UserError``. ``rng`` (default: the system's
+    randomness) picks the item; simulations pass a seeded one to be reproducible.
     """
     engine = as_engine(db)
     with session_scope(engine) as s:
@@ -170,7 +179,7 @@ def next_task(db: str | Engine | None, token: str | None) -> Task | None:
             .limit(1)
         ).first()
         if current is None:
-            current = _claim(s, me, settings, now)
+            current = _claim(rng or _rng, s, me, settings, now)
         return None if current is None else _to_task(s, current)
 
 
@@ -181,6 +190,7 @@ def submit_label(
     sensible: bool,
     specific: bool,
     seconds: float | None = None,
+    source: str = "web",
 ) -> Submitted:
     """Store the annotator's answer for a leased item; ``specific`` is false unless sensible.
 
@@ -230,7 +240,7 @@ def submit_label(
                     sensible=bool(sensible),
                     specific=specific,
                     seconds=round(seconds, 3),
-                    source="web",
+                    source=source,
                 )
             )
             lease.state = "done"

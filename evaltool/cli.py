@@ -392,6 +392,7 @@ def _register() -> None:
     from evaltool import cli_annotate
 
     for command in (
+        cli_annotate.demo,
         cli_annotate.annotate,
         cli_annotate.annotators,
         cli_annotate.assign,

@@ -20,10 +20,10 @@ from evaltool.errors import UserError
 
 LABELS = {"sensibleness": "Sensibleness", "specificity": "Specificity", "ssa": "SSA"}
 AGREEMENT_HELP = {
-    "raw_agreement": "share of rater pairs that gave an item the same answer (1 = always)",
-    "krippendorff_alpha": "agreement beyond chance, allowing for missing labels: 1 perfect, "
+    "Raw agreement": "share of rater pairs that gave an item the same answer (1 = always)",
+    "Krippendorff's alpha": "agreement beyond chance, allowing for missing labels: 1 perfect, "
     "0 chance level, below 0 systematic disagreement; about 0.67 or more is usually wanted",
-    "fleiss_kappa": "agreement beyond chance when every item has the same number of labels "
+    "Fleiss' kappa": "agreement beyond chance when every item has the same number of labels "
     "(same scale as alpha)",
 }
 
@@ -59,7 +59,7 @@ def _comparison_sentence(c: dict[str, Any], confidence: float) -> str:
         verdict = "the interval includes zero: these labels cannot tell the two apart"
     parts = [
         f"{LABELS[m].lower()} {c[m]['difference']:+.3f} "
-        f"[{c[m]['ci_low']:.3f}, {c[m]['ci_high']:.3f}]"
+        f"[{c[m]['ci_low']:+.3f}, {c[m]['ci_high']:+.3f}]"
         for m in ("sensibleness", "specificity")
     ]
     return (
@@ -125,7 +125,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {q} | {a['items']} | {a['labels']} | {_num(a['raw_agreement'])} | "
             f"{_num(a['krippendorff_alpha'])} | {_num(a['fleiss_kappa'])} |"
         )
-    out += [""] + [f"- *{k.replace('_', ' ')}*: {v}." for k, v in AGREEMENT_HELP.items()]
+    out += [""] + [f"- *{k}*: {v}." for k, v in AGREEMENT_HELP.items()]
     out += [
         "- n/a: undefined here (all labels alike, or items with different label counts "
         "for kappa). Specificity is counted as stored: no when not sensible.",

@@ -230,7 +230,8 @@ def build_report(
             entry.update({m: _interval_dict(iv) for m, iv in got.items()})
             ls, lp = float(sys_labels["sensible"].mean()), float(sys_labels["specific"].mean())
             entry["label_level"] = {"sensibleness": ls, "specificity": lp, "ssa": (ls + lp) / 2}
-            entry["note"] = next((iv.note for iv in got.values() if iv.note), None)
+            notes = [f"{m}: {iv.note}" for m, iv in got.items() if iv.note]
+            entry["note"] = "; ".join(notes) or None
         report["systems"].append(entry)
     for (i, j), d in zip(pairs, diffs, strict=True):
         a, b = have[i], have[j]

@@ -179,7 +179,9 @@ def _interval(estimate: float, low: Any, high: Any, dist: Any, o: int) -> Interv
         return Interval(float(estimate), None, None, "too few contexts for an interval")
     lo, hi = low[o], high[o]
     if np.isnan(lo) or np.isnan(hi):  # BCa is undefined when the resamples never vary
-        return Interval(float(estimate), float(estimate), float(estimate), "no variation")
+        return Interval(
+            float(estimate), float(estimate), float(estimate), "no variation in the resamples"
+        )
     return Interval(float(estimate), float(lo), float(hi))
 
 

@@ -65,19 +65,30 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
+def settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page's script run is over: a click on a stale element gets lost."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=30_000
+    )
+
+
 def label_items(page, answers: list[tuple[bool, bool]], done: int = 0) -> None:  # type: ignore[no-untyped-def]
     """Answer items on an open page by clicking, as a person would, waiting for each step."""
     for i, (sensible, specific) in enumerate(answers):
         page.get_by_text(f"Размечено {done + i},").wait_for(timeout=30_000)
+        settle(page)
         buttons = page.locator("button")
         buttons.filter(has_text="Да" if sensible else "Нет").first.click()
         if sensible:
             page.get_by_text("Специфичный ли ответ").wait_for(timeout=30_000)
+            settle(page)
             buttons.filter(has_text="Да" if specific else "Нет").nth(1).click()
         submit = page.locator("button:not([disabled])", has_text="Отправить")
         submit.wait_for(timeout=30_000)
+        settle(page)
         submit.click()
     page.get_by_text(f"Размечено {done + len(answers)},").wait_for(timeout=30_000)
+    settle(page)
 
 
 def test_annotator_labels_items_by_mouse_and_keyboard_in_chromium(
@@ -105,11 +116,15 @@ def test_annotator_labels_items_by_mouse_and_keyboard_in_chromium(
     try:
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{port}/?token={token}")
-        page.get_by_role("button", name="Понятно, начать").click(timeout=30_000)
+        start = page.get_by_role("button", name="Понятно, начать")
+        start.wait_for(timeout=30_000)
+        settle(page)
+        start.click()
         try:
             label_items(page, [(True, True), (False, False), (True, False)])
             page.keyboard.press("2")  # the fourth by keyboard alone: not sensible, submit
             page.locator("button:not([disabled])", has_text="Отправить").wait_for(timeout=30_000)
+            settle(page)
             page.keyboard.press("Enter")
             page.get_by_text("Все доступные вам ответы размечены").wait_for(timeout=30_000)
         finally:
