@@ -170,3 +170,40 @@ def make_tiny_model(folder: Path, seed: int = 0, eos_boost: float = 4.0) -> Path
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a tiny random GPT-2 and the ruDialoGPT tokenizer, loadable by --model."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def make_pool(
+    engine,
+    contexts: int = 100,
+    systems: int = 2,
+    ranks: tuple[int, ...] = (0, 1),
+    turns=None,
+    text=None,
+) -> list[int]:  # type: ignore[no-untyped-def]
+    """Contexts answered by each system at ``ranks``; returns the rank-0 response ids.
+
+    ``turns(i)`` and ``text(system_name, i)`` override the default context and reply texts.
+    """
+    from evaltool.schema import Context, Dataset, Response, System
+
+    turns = turns or (lambda i: ["привет", f"реплика {i}"])
+    text = text or (lambda name, i: f"{name} c{i}")
+    with db.session_scope(engine) as s:
+        ds = Dataset(name="d")
+        s.add(ds)
+        s.flush()
+        ctxs = [
+            Context(dataset_id=ds.id, external_id=f"c{i}", turns=turns(i)) for i in range(contexts)
+        ]
+        syss = [System(name=f"sys{j}", kind="model") for j in range(systems)]
+        s.add_all([*ctxs, *syss])
+        s.flush()
+        rows = [
+            Response(context_id=c.id, system_id=y.id, rank=r, text=text(y.name, i))
+            for y in syss
+            for i, c in enumerate(ctxs)
+            for r in ranks
+        ]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows if r.rank == 0]

@@ -16,40 +16,9 @@ from evaltool import db
 from evaltool.accounts import add_annotator, disable, hash_token, rotate
 from evaltool.errors import UserError
 from evaltool.project import save_settings
-from evaltool.schema import (
-    Annotator,
-    Assignment,
-    Context,
-    Dataset,
-    GoldItem,
-    Label,
-    Response,
-    System,
-)
+from evaltool.schema import Annotator, Assignment, GoldItem, Label
 
-
-def make_pool(engine, contexts: int = 100, systems: int = 2) -> list[int]:  # type: ignore[no-untyped-def]
-    """Contexts answered by each system at ranks 0 and 1; returns the rank-0 response ids."""
-    with db.session_scope(engine) as s:
-        ds = Dataset(name="d")
-        s.add(ds)
-        s.flush()
-        ctxs = [
-            Context(dataset_id=ds.id, external_id=f"c{i}", turns=["привет", f"реплика {i}"])
-            for i in range(contexts)
-        ]
-        syss = [System(name=f"sys{j}", kind="model") for j in range(systems)]
-        s.add_all([*ctxs, *syss])
-        s.flush()
-        rows = [
-            Response(context_id=c.id, system_id=y.id, rank=r, text=f"{y.name} {c.external_id}")
-            for y in syss
-            for c in ctxs
-            for r in (0, 1)
-        ]
-        s.add_all(rows)
-        s.flush()
-        return [r.id for r in rows if r.rank == 0]
+from .conftest import make_pool
 
 
 def labels_per_response(engine) -> Counter:  # type: ignore[no-untyped-def]

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from evaltool import db
 from evaltool.accounts import add_annotator
-from evaltool.schema import Annotator, Context, Dataset, Label, Response, System
+from evaltool.schema import Annotator, Label, System
+
+from .conftest import make_pool
 
 APP = str(Path(__file__).resolve().parents[1] / "annotate_app" / "app.py")
 NASTY = "**жирный** <script>alert('x')</script> [ссылка](http://example.com) # заголовок"
@@ -19,24 +21,16 @@ NASTY = "**жирный** <script>alert('x')</script> [ссылка](http://exam
 def page_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(db.ENV_VAR, sqlite_url)
     db._connect_cached.cache_clear()
-    engine = db.make_engine(sqlite_url)
-    with db.session_scope(engine) as s:
-        ds = Dataset(name="d")
-        s.add(ds)
-        s.flush()
-        ctxs = [
-            Context(dataset_id=ds.id, external_id=f"c{i}", turns=["Привет!", f"Вопрос {i}?"])
-            for i in range(3)
-        ]
-        system = System(name="secret-model-name", kind="model")
-        s.add_all([*ctxs, system])
-        s.flush()
-        s.add_all(
-            Response(
-                context_id=c.id, system_id=system.id, rank=0, text=NASTY if i == 0 else f"Ответ {i}"
-            )
-            for i, c in enumerate(ctxs)
-        )
+    make_pool(
+        db.make_engine(sqlite_url),
+        contexts=3,
+        systems=1,
+        ranks=(0,),
+        turns=lambda i: ["Привет!", f"Вопрос {i}?"],
+        text=lambda name, i: NASTY if i == 0 else f"Ответ {i}",
+    )
+    with db.session_scope(db.make_engine(sqlite_url)) as s:
+        s.scalars(select(System)).one().name = "secret-model-name"
     return sqlite_url
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from evaltool import db
 from evaltool.accounts import add_annotator
-from evaltool.schema import Context, Dataset, Label, Response, System
+from evaltool.schema import Label
 
-from .conftest import _free_port, need
+from .conftest import _free_port, make_pool, need
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -95,21 +95,14 @@ def test_annotator_labels_items_by_mouse_and_keyboard_in_chromium(
     browser, sqlite_url: str, tmp_path: Path
 ) -> None:
     engine = db.make_engine(sqlite_url)
-    with db.session_scope(engine) as s:
-        ds = Dataset(name="d")
-        s.add(ds)
-        s.flush()
-        ctxs = [
-            Context(dataset_id=ds.id, external_id=f"c{i}", turns=[f"Вопрос номер {i}?"])
-            for i in range(4)
-        ]
-        system = System(name="m", kind="model")
-        s.add_all([*ctxs, system])
-        s.flush()
-        s.add_all(
-            Response(context_id=c.id, system_id=system.id, rank=0, text=f"Ответ {i}")
-            for i, c in enumerate(ctxs)
-        )
+    make_pool(
+        engine,
+        contexts=4,
+        systems=1,
+        ranks=(0,),
+        turns=lambda i: [f"Вопрос номер {i}?"],
+        text=lambda name, i: f"Ответ {i}",
+    )
     token = add_annotator(engine, "anna")
     port = _free_port()
     proc = serve(sqlite_url, port, tmp_path)

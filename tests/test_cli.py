@@ -67,3 +67,13 @@ def test_cli_help_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False False"
+
+
+def test_report_status_page_modules_do_not_import_torch() -> None:
+    code = (
+        "import sys; import evaltool.report, evaltool.render, evaltool.status, "
+        "evaltool.annotation, evaltool.monitor, evaltool.imports, evaltool.demo; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
