@@ -221,3 +221,32 @@ def test_responses_import_errors(run_cli, project: Path) -> None:
     )
     result = run_cli("responses", "import", "r.jsonl", "--system", "new")
     assert result.exit_code == 2 and ":2: duplicate context_id" in result.stderr
+
+
+def test_systems_without_shared_contexts_get_no_comparison(run_cli, project: Path) -> None:
+    for name, ids in (("x", ["c0", "c1"]), ("y", ["c2", "c3"])):
+        write_jsonl(project / f"{name}.jsonl", [{"context_id": i, "response": name} for i in ids])
+        assert run_cli("responses", "import", f"{name}.jsonl", "--system", name).exit_code == 0
+    rows = [
+        {
+            "context_id": i,
+            "system": name,
+            "annotator": f"r{r}",
+            "sensible": r != 0,
+            "specific": False,
+        }
+        for name, ids in (("x", ["c0", "c1"]), ("y", ["c2", "c3"]))
+        for i in ids
+        for r in range(3)
+    ]
+    write_jsonl(project / "xy.jsonl", rows)
+    assert run_cli("labels", "import", "xy.jsonl").exit_code == 0
+    assert run_cli("report", "--resamples", "1000").exit_code == 0
+    rep = json.loads((project / "reports" / "val" / "report.json").read_text())
+    (comp,) = [c for c in rep["comparisons"] if {c["a"], c["b"]} == {"x", "y"}]
+    assert comp["shared_contexts"] == 0 and comp["ssa"] is None
+    assert "no shared contexts" in comp["note"]
+    assert (
+        "no shared contexts: no paired comparison"
+        in (project / "reports/val/report.md").read_text()
+    )
