@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from evaltool.accounts import authenticate
 from evaltool.db import as_engine, session_scope
@@ -54,11 +55,11 @@ class Submitted:
     duplicate: bool
 
 
-def _live(now: datetime):  # type: ignore[no-untyped-def]
+def _live(now: datetime) -> ColumnElement[bool]:
     return and_(Assignment.state == "leased", Assignment.expires_at > now)
 
 
-def _taken(now: datetime):  # type: ignore[no-untyped-def]
+def _taken(now: datetime) -> ColumnElement[int]:
     """Labels plus live leases of the outer response: the slots of k already used."""
     labels = select(func.count(Label.id)).where(Label.response_id == Response.id).scalar_subquery()
     leases = (

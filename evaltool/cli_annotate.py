@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 import click
 
@@ -15,7 +17,7 @@ HOST = "127.0.0.1"
 PORT = 8501
 
 
-def link_options(func):  # type: ignore[no-untyped-def]
+def link_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--host and --port of the annotation page, used to build personal links."""
     func = click.option(
         "--port", type=int, default=PORT, show_default=True, help="Port of the annotation page."

@@ -95,11 +95,14 @@ class GPT2Runner:
             for b in tr.h
         ]
 
-    def buffer(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    def buffer(
+        self, name: str, shape: tuple[int, ...], dtype: torch.dtype | None = None
+    ) -> torch.Tensor:
         """A reused work tensor: fresh large allocations page-fault on every step."""
-        key = (name, *shape)
+        dtype = dtype or self.wte.dtype
+        key = (name, str(dtype), *shape)
         if key not in self._out:
-            self._out[key] = torch.empty(shape, dtype=self.wte.dtype, device=self.wte.device)
+            self._out[key] = torch.empty(shape, dtype=dtype, device=self.wte.device)
         return self._out[key]
 
     def _ln(self, x: torch.Tensor, wb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -331,7 +334,7 @@ def _beam_search(
         if t > 0:
             logits = runner.step(running[:, :, cur - 1].reshape(-1), pos + t - 1, cache, t - 1)
         flat = running[:, :, :cur].reshape(b * nb, cur)
-        work = runner.buffer("scores", tuple(logits.shape))
+        work = runner.buffer("scores", tuple(logits.shape), torch.float32)
         values_, tokens = beam_candidates(flat, logits.float(), s, eos_id, p, keep, out=work)
         c = values_.shape[-1]
         vocab = logits.shape[-1]

@@ -114,3 +114,12 @@ def test_engine_choice(loaded) -> None:
     assert fastgen.choose("hf", loaded).name == "hf"
     with pytest.raises(Exception, match="--engine nope"):
         fastgen.choose("nope", loaded)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_runs(tiny_model: Path, prompts, dtype) -> None:
+    """GPU users get bf16/fp16 by default; the loop must run there (checked here on the CPU)."""
+    half = E.load(str(tiny_model), revision=None, device=torch.device("cpu"), dtype=dtype)
+    for name in ("card", "sample", "greedy"):
+        out = fastgen.FastGPT2Engine(half).generate(prompts[:2], SETTINGS[name], EOS, 0)
+        assert len(out) == 2 and all(len(c) == SETTINGS[name].num_return_sequences for c in out)
