@@ -72,6 +72,17 @@ def settle(page) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def open_link(browser, port: int, token: str):  # type: ignore[no-untyped-def]
+    """Open a personal link and get past the instructions shown at first login."""
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{port}/?token={token}")
+    start = page.get_by_role("button", name="Понятно, начать")
+    start.wait_for(timeout=30_000)
+    settle(page)
+    start.click()
+    return page
+
+
 def label_items(page, answers: list[tuple[bool, bool]], done: int = 0) -> None:  # type: ignore[no-untyped-def]
     """Answer items on an open page by clicking, as a person would, waiting for each step."""
     for i, (sensible, specific) in enumerate(answers):
@@ -107,12 +118,7 @@ def test_annotator_labels_items_by_mouse_and_keyboard_in_chromium(
     port = _free_port()
     proc = serve(sqlite_url, port, tmp_path)
     try:
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{port}/?token={token}")
-        start = page.get_by_role("button", name="Понятно, начать")
-        start.wait_for(timeout=30_000)
-        settle(page)
-        start.click()
+        page = open_link(browser, port, token)
         try:
             label_items(page, [(True, True), (False, False), (True, False)])
             page.keyboard.press("2")  # the fourth by keyboard alone: not sensible, submit

@@ -15,7 +15,7 @@ from evaltool import db
 from evaltool.schema import Annotator, Label
 
 from .conftest import _free_port
-from .test_browser import browser, label_items, serve, settle  # noqa: F401 - fixture
+from .test_browser import browser, label_items, open_link, serve  # noqa: F401 - fixture
 
 
 @pytest.mark.slow
@@ -79,12 +79,7 @@ def test_two_annotators_label_demo_in_chromium_then_report(browser, tmp_path: Pa
             ("annotator-1", [(True, True), (False, False)]),
             ("annotator-2", [(True, False)]),
         ):
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/?token={tokens[name]}")
-            start = page.get_by_role("button", name="Понятно, начать")
-            start.wait_for(timeout=30_000)
-            settle(page)
-            start.click()
+            page = open_link(browser, port, tokens[name])
             label_items(page, answers)
             page.close()
     finally:
