@@ -154,6 +154,11 @@ def _run_model(engine_db: Any, config: Any) -> None:
         f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
         f"{summary.tokens_per_second:.1f} new tokens/s [{x['engine']} engine, {x['device']}, "
         f"{x['dtype'].replace('torch.', '')}, batch {x['batch_size']}]"
+        + (
+            f"; {x['truncated_prompts']} prompts cut to the model's length from the left"
+            if x.get("truncated_prompts")
+            else ""
+        )
     )
 
 

@@ -193,6 +193,21 @@ def run(
     summary = Summary(system=name, skipped=skipped)
     summary.extra = {"engine": backend.name, "device": str(device), "dtype": str(dtype)}
     prompts = {c.id: tok.encode(fmt.build(c.turns, config.context_turns)) for c in todo}
+    room = getattr(loaded.model.config, "n_positions", None) or getattr(
+        loaded.model.config, "max_position_embeddings", None
+    )
+    if room is not None:
+        keep = room - settings.max_new_tokens
+        if keep < 1:
+            raise UserError(
+                f"--max-new-tokens {settings.max_new_tokens} leaves no room for a "
+                f"prompt in this model's {room} positions"
+            )
+        # Overlong prompts keep their end (the latest words); the model could not take them whole.
+        long = [cid for cid, ids in prompts.items() if len(ids) > keep]
+        for cid in long:
+            prompts[cid] = prompts[cid][-keep:]
+        summary.extra["truncated_prompts"] = len(long)
     size = config.batch_size or default_batch_size(device.type)
     summary.extra["batch_size"] = size
     batches = make_batches(todo, [len(prompts[c.id]) for c in todo], size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -158,3 +159,15 @@ def test_bad_flags_are_user_errors(run_cli, shipped, tiny_model) -> None:
 def test_make_batches_groups_similar_lengths() -> None:
     batches = gen.make_batches(list("abcdef"), [5, 1, 4, 2, 6, 3], 2)
     assert batches == [["e", "a"], ["c", "f"], ["d", "b"]]
+
+
+def test_overlong_prompt_keeps_its_end(run_cli, tmp_path, tiny_model) -> None:
+    assert run_cli("init").exit_code == 0
+    long_turn = "очень длинная реплика " * 200  # far beyond the tiny model's 256 positions
+    (tmp_path / "v.jsonl").write_text(
+        json.dumps({"id": "long", "turns": [long_turn.strip()]}, ensure_ascii=False) + "\n"
+    )
+    assert run_cli("contexts", "import", "v.jsonl").exit_code == 0
+    result = run_cli("generate", "--model", str(tiny_model))
+    assert result.exit_code == 0, result.output
+    assert "1 prompts cut to the model's length" in result.stdout
