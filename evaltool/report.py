@@ -206,8 +206,8 @@ def build_report(
         },
         "notes": [],
     }
-    order = [sid for sid in systems["system_id"]]
-    have = [sid for sid in order if (items_ok["system_id"] == sid).any()]
+    with_items = set(items_ok["system_id"])
+    have = [sid for sid in systems["system_id"] if sid in with_items]
     pairs = list(combinations(range(len(have)), 2))
     ivs, diffs = _bootstrap_all(items_ok, have, pairs, boot)
     names = dict(zip(systems["system_id"], systems["name"], strict=True))
