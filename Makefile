@@ -2,16 +2,22 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU build of torch (a local wheel on the project's machines). GPU users: README, "GPU".
-TORCH_SPEC ?= torch==2.13.0
+# Exact versions of everything evaltool and its tests install: what CI tested is what you get.
+LOCK := requirements.lock
+# The lock names the CPU build of torch (a local wheel on the project's machines). A torch that
+# is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
+TORCH_SPEC ?=
 
-.PHONY: install test lint format bench demo demo-report
+.PHONY: install test lint format bench demo demo-report lock golden
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test]"
+	if [ -n "$(TORCH_SPEC)" ]; then $(PY) -m pip install -q "$(TORCH_SPEC)"; fi
+	if $(PY) -c "import torch" 2>/dev/null; then grep -v '^torch==' $(LOCK); else cat $(LOCK); fi \
+		> $(VENV)/lock.txt
+	$(PY) -m pip install -q -r $(VENV)/lock.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
 	touch $@
 
 install: $(VENV)/.installed
@@ -38,6 +44,25 @@ demo-report: $(VENV)/.installed
 	rm -rf .demo-report
 	$(VENV)/bin/evaltool demo --dir .demo-report --simulate-labels --report-out reports/demo-simulated
 	rm -rf .demo-report
+
+# Refresh the lock from the newest releases on PyPI, then run the whole suite on them.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q "$(or $(TORCH_SPEC),torch==2.13.0)"
+	.venv-lock/bin/pip install -q -e ".[test]"
+	{ echo "# make lock: exact versions for make install, make test and CI (torch: the CPU build)"; \
+	  .venv-lock/bin/pip freeze --exclude-editable | sed -e 's/+cpu$$//' | grep -v '^evaltool'; \
+	} > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf .venv-lock $(VENV)
+	$(MAKE) test
+
+# Golden token ids of the card's decoding rule from transformers 4.25.1 itself (its own venv).
+golden:
+	test -x .venv-tf425/bin/python || $(PYTHON) -m venv .venv-tf425
+	.venv-tf425/bin/pip install -q torch==2.13.0 transformers==4.25.1
+	.venv-tf425/bin/python tests/golden/make_golden.py
 
 bench: $(VENV)/.installed
 	$(PY) bench/report.py

@@ -1,9 +1,12 @@
 """Benchmark: the model card's per-context loop against `evaltool generate`, in one run.
 
-Random-weight GPT-2 models of the real ruDialoGPT shapes (PROTOCOL.md), the real tokenizer from
-../shared, the card's decoding settings with exactly 40 new tokens, fp32 on this machine.
-Prints seconds per context for both, their ratio, and evaltool's model FLOP/s as a share of
-the fp32 matrix-multiply peak measured here in the same run.
+Random-weight GPT-2 models of the real ruDialoGPT shapes (docs/protocol.md), the real
+tokenizer, the card's decoding settings with exactly 40 new tokens, fp32 on this machine.
+Prints seconds per context for the card's loop (transformers' generate, one context at a time)
+and for evaltool under each decoding rule, their ratio, and evaltool's model FLOP/s as a share
+of the fp32 matrix-multiply peak measured here in the same run. The card's rule decodes
+num_return_sequences x num_beams rows per context (three searches of three beams), today's
+rule num_beams rows: FLOPs are counted per decoded row.
 
     .venv/bin/python bench/generate.py                 # small and medium
     .venv/bin/python bench/generate.py --shape medium --contexts 64 --card-contexts 4
@@ -22,15 +25,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import build_tokenizer  # noqa: E402
 
 from evaltool import db  # noqa: E402
 from evaltool.contexts import builtin_path, import_contexts  # noqa: E402
 from evaltool.engines import GenerationSettings  # noqa: E402
 from evaltool.generate import RunConfig, run  # noqa: E402
 from evaltool.prompting import RuDialoGPTFormat  # noqa: E402
+from tests.golden.tiny import build_tokenizer  # noqa: E402
 
 SHAPES = {"small": (12, 768, 12), "medium": (24, 1024, 16)}
 CARD = dict(
@@ -71,7 +72,8 @@ def build(shape: str, folder: Path) -> GPT2Config:
 
 
 def model_flops(cfg: GPT2Config, prompt_tokens: int, new_tokens: int) -> float:
-    """Weight FLOPs: prompt once per context, each beam's new tokens through blocks and head."""
+    """Weight FLOPs: prompt once per context, each decoded row's new tokens through blocks and
+    head."""
     blocks = 12 * cfg.n_layer * cfg.n_embd**2
     head = cfg.vocab_size * cfg.n_embd
     return 2 * (blocks * prompt_tokens + (blocks + head) * new_tokens)
@@ -91,13 +93,17 @@ def card_loop(folder: Path, turns: list[list[str]]) -> float:
     return (time.perf_counter() - start) / len(turns)
 
 
-def evaltool_run(folder: Path, work: Path, contexts: int, batch: int | None) -> tuple[float, int]:
+def evaltool_run(
+    folder: Path, work: Path, contexts: int, batch: int | None, decoding: str
+) -> tuple[float, int]:
     """Seconds per context through `evaltool generate`'s code path, and prompt tokens used."""
-    url = f"sqlite:///{work / 'bench.db'}"
+    url = f"sqlite:///{work / f'bench-{decoding}.db'}"
     engine = db.make_engine(url, must_exist=False)
     db.upgrade(engine)
     import_contexts(engine, builtin_path(), "ru-mtb")
-    settings = GenerationSettings(**{k: v for k, v in CARD.items() if k != "eos_token_id"})
+    settings = GenerationSettings(
+        **{k: v for k, v in CARD.items() if k != "eos_token_id"}, decoding=decoding
+    )
     config = RunConfig(
         model=str(folder),
         settings=settings,
@@ -123,6 +129,13 @@ def main() -> None:
     ap.add_argument("--contexts", type=int, default=64, help="contexts for evaltool")
     ap.add_argument("--card-contexts", type=int, default=4, help="contexts for the card loop")
     ap.add_argument("--batch-size", type=int, default=None, help="evaltool batch (default: auto)")
+    ap.add_argument(
+        "--decoding",
+        nargs="+",
+        choices=["card", "transformers"],
+        default=["card", "transformers"],
+        help="evaltool's decoding rules to time",
+    )
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     peak = matmul_peak()
@@ -131,19 +144,25 @@ def main() -> None:
 
     turns = [r.turns for r in read_contexts(builtin_path())]
     shapes = ["small", "medium"] if args.shape == "both" else [args.shape]
-    print("shape   card s/ctx  evaltool s/ctx  speed-up  evaltool GFLOP/s  share of peak")
+    print(
+        "shape   card loop s/ctx  evaltool rule   rows/ctx  s/ctx  speed-up  GFLOP/s  share of peak"
+    )
     for shape in shapes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / shape
             cfg = build(shape, folder)
             card = card_loop(folder, turns[: args.card_contexts])
-            ours, prompt_tokens = evaltool_run(folder, Path(tmp), args.contexts, args.batch_size)
-            flops = model_flops(cfg, prompt_tokens, args.contexts * 40 * CARD["num_beams"])
-            rate = flops / (ours * args.contexts) / 1e9
-            print(
-                f"{shape:7} {card:11.2f} {ours:15.2f} {card / ours:8.1f}x {rate:17.0f} "
-                f"{rate / peak:13.0%}"
-            )
+            for rule in args.decoding:
+                ours, prompt_tokens = evaltool_run(
+                    folder, Path(tmp), args.contexts, args.batch_size, rule
+                )
+                rows = CARD["num_beams"] * (CARD["num_return_sequences"] if rule == "card" else 1)
+                flops = model_flops(cfg, prompt_tokens, args.contexts * 40 * rows)
+                rate = flops / (ours * args.contexts) / 1e9
+                print(
+                    f"{shape:7} {card:15.2f}  {rule:13} {rows:8} {ours:6.2f} {card / ours:8.1f}x "
+                    f"{rate:8.0f} {rate / peak:14.0%}"
+                )
 
 
 if __name__ == "__main__":

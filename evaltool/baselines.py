@@ -13,8 +13,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from evaltool.errors import UserError
-from evaltool.generate import ensure_system, pending_contexts, store_batch
 from evaltool.schema import Context, Response
+from evaltool.systems import SystemSpec, pending_contexts, register_system, store_batch
 
 GENERIC_REPLIES = ("Не знаю.", "Понятно.", "Интересно.", "Хорошо.", "Может быть.", "Ясно.")
 
@@ -76,11 +76,10 @@ def run_baseline(
     """
     if name not in RULES:
         raise UserError(f"unknown baseline {name!r}; choose from {', '.join(RULES)}")
-    system_id = ensure_system(
-        engine, name, "baseline", f"baseline:{name}", None, {"rule": name, "seed": seed}
-    )
-    todo, done = pending_contexts(engine, dataset, system_id, limit)
-    everything, _ = pending_contexts(engine, dataset, -1, None)
+    _, todo, done = pending_contexts(engine, dataset, name, limit)
+    _, everything, _ = pending_contexts(engine, dataset, "", None)
+    spec = SystemSpec(name, "baseline", f"baseline:{name}", None, {"rule": name, "seed": seed})
+    system_id = register_system(engine, spec)
     rng = random.Random(f"{seed}:{name}")
     replies = RULES[name](todo, everything, rng)
     rows = [
@@ -94,5 +93,5 @@ def run_baseline(
         for c, text in zip(todo, replies, strict=True)
         if text is not None and text.strip()
     ]
-    store_batch(engine, system_id, rows)
+    store_batch(engine, rows)
     return len(rows), done, len(todo) - len(rows)

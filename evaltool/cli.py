@@ -64,7 +64,7 @@ def status(db_url: str | None) -> None:
     click.echo("Datasets")
     print_table(["dataset", "contexts"], st.datasets)
     click.echo("\nSystems")
-    print_table(["system", "kind", "items (rank 0)", "responses"], st.systems)
+    print_table(["system", "kind", "decoding", "items (rank 0)", "responses"], st.systems)
     click.echo(f"\nLabels per system (overlap k={st.overlap})")
     print_table(["system", "labels", "items done", "items short"], st.labels_by_system)
     click.echo("\nLabels per annotator")

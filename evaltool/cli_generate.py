@@ -69,7 +69,22 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="auto (fast loop for GPT-2, else transformers), fast or hf.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling.")
+@click.option(
+    "--decoding",
+    type=click.Choice(["card", "transformers"]),
+    default="card",
+    show_default=True,
+    help="Beam-sampling rule: the model card's (transformers 4.25.1, three independent searches) "
+    "or the locked transformers release's (one search, its best three). docs/protocol.md.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for sampling; each context draws from its own stream, so replies do not "
+    "depend on the batch.",
+)
 @decoding_options
 @db_option
 def generate(
@@ -83,10 +98,11 @@ def generate(
     device: str,
     dtype: str,
     engine: str,
+    decoding: str,
     seed: int,
     do_sample: bool | None,
     db_url: str | None,
-    **decoding: Any,
+    **options: Any,
 ) -> None:
     """Generate responses to a dataset's contexts with causal LMs; re-runs resume."""
     from evaltool import db
@@ -96,11 +112,14 @@ def generate(
     chosen = models or DEFAULT_MODELS
     if system and len(chosen) > 1:
         raise UserError("--system names one system: give it with a single --model")
+    if batch_size is not None and batch_size < 1:
+        raise UserError("--batch-size must be 1 or more")
     if limit is not None and limit < 1:
         raise UserError("--limit must be 1 or more")
     if context_turns < 1:
         raise UserError("--context-turns must be 1 or more")
-    changes = {k: v for k, v in decoding.items() if v is not None}
+    changes = {k: v for k, v in options.items() if v is not None}
+    changes["decoding"] = decoding
     if do_sample is not None:
         changes["do_sample"] = do_sample
     for model in chosen:
@@ -152,8 +171,8 @@ def _run_model(engine_db: Any, config: Any) -> None:
     click.echo(
         f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
         f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
-        f"{summary.tokens_per_second:.1f} new tokens/s [{x['engine']} engine, {x['device']}, "
-        f"{x['dtype'].replace('torch.', '')}, batch {x['batch_size']}]"
+        f"{summary.tokens_per_second:.1f} new tokens/s [{x['decoding']} decoding, {x['engine']} "
+        f"engine, {x['device']}, {x['dtype']}, batch {x['batch_size']}]"
         + (
             f"; {x['truncated_prompts']} prompts cut to the model's length from the left"
             if x.get("truncated_prompts")

@@ -8,16 +8,20 @@ has a faster loop for GPT-2 models that keeps the same decoding rules.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from evaltool.errors import UserError
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DECODING_RULES = ("card", "transformers")
 
 
 @dataclass(frozen=True)
@@ -40,19 +44,24 @@ class GenerationSettings:
     eos_token_id: int | None = None
     max_new_tokens: int = 40
     min_new_tokens: int = 0
+    decoding: str = "card"
 
     def validate(self) -> GenerationSettings:
-        """Raise a user error for settings transformers would reject later, mid-run."""
+        """Raise a user error for settings the decoding loop would reject later, mid-run."""
+        if self.decoding not in DECODING_RULES:
+            raise UserError(f"decoding rule {self.decoding!r}: use card or transformers")
         if self.num_beams < 1 or self.num_return_sequences < 1:
-            raise UserError("--num-beams and --num-return-sequences must be 1 or more")
+            raise UserError("num_beams and num_return_sequences must be 1 or more")
         if self.num_return_sequences > self.num_beams and not self.do_sample:
-            raise UserError("--num-return-sequences cannot exceed --num-beams without sampling")
-        if self.num_beams > 1 and self.num_return_sequences > self.num_beams:
-            raise UserError("--num-return-sequences cannot exceed --num-beams")
+            raise UserError("num_return_sequences cannot exceed num_beams without sampling")
+        # The card's rule runs one search per returned sequence; today's returns the best of one.
+        one_search = self.decoding == "transformers" or not self.do_sample
+        if self.num_beams > 1 and one_search and self.num_return_sequences > self.num_beams:
+            raise UserError("num_return_sequences cannot exceed num_beams")
         if self.max_new_tokens < 1 or self.min_new_tokens > self.max_new_tokens:
-            raise UserError("need 1 <= --max-new-tokens and --min-new-tokens <= --max-new-tokens")
+            raise UserError("need 1 <= max_new_tokens and min_new_tokens <= max_new_tokens")
         if self.temperature <= 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise UserError("need --temperature > 0, 0 < --top-p <= 1 and --top-k >= 0")
+            raise UserError("need temperature > 0, 0 < top_p <= 1 and top_k >= 0")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,7 +77,6 @@ class Loaded:
     tokenizer: PreTrainedTokenizerBase
     device: torch.device
     dtype: torch.dtype
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -99,6 +107,34 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     return DTYPES[name]
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """The ``--dtype`` name of a torch dtype.
+
+    >>> dtype_name(torch.bfloat16)
+    'bf16'
+    """
+    return next(name for name, value in DTYPES.items() if value == dtype)
+
+
+def weights_id(model_id: str, revision: str | None) -> str:
+    """What identifies the weights: the hub commit the cache resolved the model to, or for a
+    local folder a SHA-256 over its weight files (a changed folder is a different model)."""
+    folder = Path(model_id)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".safetensors", ".bin", ".pt", ".pth") and path.is_file():
+                digest.update(path.name.encode())
+                with path.open("rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(chunk)
+        return "sha256:" + digest.hexdigest()
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model_id, "config.json", revision=revision)
+    return f"commit:{Path(found).parent.name}" if isinstance(found, str) else f"ref:{revision}"
+
+
 def load(
     model_id: str, *, revision: str | None, device: torch.device, dtype: torch.dtype
 ) -> Loaded:
@@ -106,6 +142,7 @@ def load(
 
     A model that is neither local nor reachable is a one-line user error.
     """
+    transformers.utils.logging.disable_progress_bar()  # evaltool shows its own progress
     local = os.path.isdir(model_id)
     kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": False}
     try:
@@ -124,7 +161,7 @@ def load(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return Loaded(model, tokenizer, device, dtype, {"local": local})
+    return Loaded(model, tokenizer, device, dtype)
 
 
 class Engine(Protocol):
@@ -153,20 +190,36 @@ def cut_at(ids: list[int], stop_ids: set[int]) -> list[int]:
 
 @dataclass
 class HFEngine:
-    """Batched ``model.generate`` with left padding and attention masks."""
+    """transformers' own ``model.generate`` (today's decoding rule), with left padding.
+
+    ``generate`` seeds torch per context and, when sampling, calls ``model.generate`` once per
+    context, so a reply does not depend on its batch (transformers draws from one stream per
+    call). Replay mode makes one call per batch seeded with the first seed, as a user would.
+    """
 
     loaded: Loaded
+    replay: bool = False
     name: str = "hf"
 
     def generate(
-        self, prompts: list[list[int]], settings: GenerationSettings, eos_id: int, seed: int
+        self, prompts: list[list[int]], settings: GenerationSettings, eos_id: int, seeds: list[int]
+    ) -> list[list[list[int]]]:
+        """Candidates per prompt (cut before eos), best first."""
+        if self.replay or not settings.do_sample:
+            return self._call(prompts, settings, eos_id, seeds[0])
+        return [
+            self._call([p], settings, eos_id, seed)[0]
+            for p, seed in zip(prompts, seeds, strict=True)
+        ]
+
+    def _call(
+        self, prompts: list[list[int]], s: GenerationSettings, eos_id: int, seed: int
     ) -> list[list[list[int]]]:
         tok = self.loaded.tokenizer
         pad = tok.pad_token_id
         width = max(len(p) for p in prompts)
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        s = settings
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.loaded.model.generate(

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
-from evaltool.contexts import resolve_dataset
-from evaltool.db import session_scope
+import evaltool
 from evaltool.errors import UserError
 from evaltool.prompting import FORMATS, PromptFormat
-from evaltool.schema import Context, Response, System
+from evaltool.schema import Context, Response
+from evaltool.systems import SystemSpec, pending_contexts, register_system, store_batch
 
 DEFAULT_MODELS = ("tinkoff-ai/ruDialoGPT-small", "tinkoff-ai/ruDialoGPT-medium")
 
@@ -72,10 +72,16 @@ def system_name(model: str) -> str:
     return model.rstrip("/").split("/")[-1]
 
 
-def batch_seed(seed: int, context_ids: Iterable[int]) -> int:
-    """A seed for one batch that depends only on the run seed and the batch's contexts."""
-    digest = hashlib.sha256(f"{seed}:{','.join(map(str, context_ids))}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+def context_key(seed: int, *parts: str) -> int:
+    """A 63-bit stream key for one context from the run seed and the context's identity.
+
+    >>> context_key(0, "ru-mtb", "c1") == context_key(0, "ru-mtb", "c1")
+    True
+    >>> context_key(0, "ru-mtb", "c1") != context_key(1, "ru-mtb", "c1")
+    True
+    """
+    text = "\x1f".join([str(seed), *parts])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
 def default_batch_size(device_type: str) -> int:
@@ -84,92 +90,28 @@ def default_batch_size(device_type: str) -> int:
     return 64
 
 
-def ensure_system(
-    engine: Engine,
-    name: str,
-    kind: str,
-    model: str | None,
-    revision: str | None,
-    settings: dict[str, Any],
-) -> int:
-    """Create the system, or reuse it when model and settings match; a mismatch is an error."""
-    with session_scope(engine) as s:
-        row = s.scalars(select(System).where(System.name == name)).one_or_none()
-        if row is None:
-            row = System(name=name, kind=kind, model=model, revision=revision, settings=settings)
-            s.add(row)
-            s.flush()
-            return row.id
-        if (row.kind, row.model, row.revision, row.settings) != (kind, model, revision, settings):
-            changed = sorted(
-                k
-                for k in set(settings) | set(row.settings)
-                if settings.get(k) != row.settings.get(k)
-            ) or ["model/revision"]
-            raise UserError(
-                f"system {name!r} already exists with other settings ({', '.join(changed)}); "
-                "pass --system NEWNAME to keep both"
-            )
-        return row.id
+@dataclass
+class Prepared:
+    """A loaded model with everything a run derives from it."""
+
+    loaded: Any
+    backend: Any
+    fmt: PromptFormat
+    eos_id: int
+    spec: SystemSpec
+    run: dict[str, Any]
 
 
-def pending_contexts(
-    engine: Engine, dataset: str | None, system_id: int, limit: int | None
-) -> tuple[list[Context], int]:
-    """Contexts of the dataset not yet answered by the system (first ``limit`` by id), and
-    how many were already done."""
-    with session_scope(engine, readonly=True) as s:
-        ds = resolve_dataset(s, dataset)
-        contexts = list(
-            s.scalars(select(Context).where(Context.dataset_id == ds.id).order_by(Context.id))
-        )
-        if limit is not None:
-            contexts = contexts[:limit]
-        done = set(
-            s.scalars(
-                select(Response.context_id).where(
-                    Response.system_id == system_id, Response.rank == 0
-                )
-            )
-        )
-    return [c for c in contexts if c.id not in done], sum(c.id in done for c in contexts)
+def prepare(config: RunConfig, name: str) -> Prepared:
+    """Load the model and check that it can run these settings; nothing is written."""
+    import torch
+    import transformers
 
-
-def store_batch(engine: Engine, system_id: int, rows: list[Response]) -> None:
-    """Write one batch's responses in one transaction; a batch someone else wrote is an error."""
-    try:
-        with session_scope(engine) as s:
-            s.add_all(rows)
-    except IntegrityError:
-        raise UserError(
-            "another process wrote responses for the same system meanwhile; run one "
-            "`evaltool generate` per system at a time, then re-run to finish"
-        ) from None
-
-
-def make_batches(items: list[Any], lengths: list[int], batch_size: int) -> list[list[Any]]:
-    """Group items of similar length (sorted longest first) into batches of ``batch_size``.
-
-    >>> make_batches(["a", "b", "c"], [1, 5, 3], 2)
-    [['b', 'c'], ['a']]
-    """
-    order = sorted(range(len(items)), key=lambda i: -lengths[i])
-    return [[items[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
-
-
-def run(
-    engine: Engine, config: RunConfig, *, progress: Callable[[int, int], Any] | None = None
-) -> Summary:
-    """Generate responses for every pending context; returns what was done.
-
-    ``progress(total, 0)`` is called once, then ``progress(total, n)`` after each batch.
-    """
     from evaltool import engines as eng
     from evaltool import fastgen
 
-    settings = config.settings.validate()
-    fmt: PromptFormat = FORMATS[config.prompt_format]
-    name = config.system or system_name(config.model)
+    settings = config.settings
+    fmt = FORMATS[config.prompt_format]
     device = eng.pick_device(config.device)
     dtype = eng.pick_dtype(config.dtype, device)
     loaded = eng.load(config.model, revision=config.revision, device=device, dtype=dtype)
@@ -180,7 +122,7 @@ def run(
             f"model {config.model}: tokenizer lacks the speaker tokens {fmt.special_tokens}"
         )
     eos_id = settings.eos_token_id if settings.eos_token_id is not None else stop_ids[0]
-    backend = fastgen.choose(config.engine, loaded)
+    backend = fastgen.choose(config.engine, loaded, settings.decoding)
     stored = {
         **settings.to_dict(),
         "eos_token_id": eos_id,
@@ -188,60 +130,123 @@ def run(
         "prompt_format": fmt.name,
         "seed": config.seed,
     }
-    system_id = ensure_system(engine, name, "model", config.model, config.revision, stored)
-    todo, skipped = pending_contexts(engine, config.dataset, system_id, config.limit)
-    summary = Summary(system=name, skipped=skipped)
-    summary.extra = {"engine": backend.name, "device": str(device), "dtype": str(dtype)}
-    prompts = {c.id: tok.encode(fmt.build(c.turns, config.context_turns)) for c in todo}
-    room = getattr(loaded.model.config, "n_positions", None) or getattr(
-        loaded.model.config, "max_position_embeddings", None
-    )
-    if room is not None:
-        keep = room - settings.max_new_tokens
-        if keep < 1:
-            raise UserError(
-                f"--max-new-tokens {settings.max_new_tokens} leaves no room for a "
-                f"prompt in this model's {room} positions"
-            )
-        # Overlong prompts keep their end (the latest words); the model could not take them whole.
-        long = [cid for cid, ids in prompts.items() if len(ids) > keep]
-        for cid in long:
-            prompts[cid] = prompts[cid][-keep:]
-        summary.extra["truncated_prompts"] = len(long)
-    size = config.batch_size or default_batch_size(device.type)
-    summary.extra["batch_size"] = size
-    batches = make_batches(todo, [len(prompts[c.id]) for c in todo], size)
+    run = {
+        "device": str(device),
+        "batch_size": config.batch_size or default_batch_size(device.type),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "evaltool": evaltool.__version__,
+    }
+    provenance = {
+        "engine": backend.name,
+        "decoding": settings.decoding,
+        "dtype": eng.dtype_name(dtype),
+        "weights": eng.weights_id(config.model, config.revision),
+        **run,
+    }
+    spec = SystemSpec(name, "model", config.model, config.revision, stored, provenance)
+    return Prepared(loaded, backend, fmt, eos_id, spec, run)
+
+
+def build_prompts(
+    prep: Prepared, todo: list[Context], context_turns: int, max_new: int
+) -> tuple[dict[int, list[int]], int]:
+    """Token ids per context id, and how many prompts were cut to fit the model's positions.
+
+    Overlong prompts keep their end (the latest words): the model could not take them whole.
+    """
+    tok = prep.loaded.tokenizer
+    prompts = {c.id: tok.encode(prep.fmt.build(c.turns, context_turns)) for c in todo}
+    cfg = prep.loaded.model.config
+    room = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    if room is None:
+        return prompts, 0
+    keep = room - max_new
+    if keep < 1:
+        raise UserError(
+            f"max_new_tokens {max_new} leaves no room for a prompt in this model's {room} positions"
+        )
+    long = [cid for cid, ids in prompts.items() if len(ids) > keep]
+    for cid in long:
+        prompts[cid] = prompts[cid][-keep:]
+    return prompts, len(long)
+
+
+def run(
+    engine: Engine, config: RunConfig, *, progress: Callable[[int, int], Any] | None = None
+) -> Summary:
+    """Generate responses for every pending context; returns what was done.
+
+    ``progress(total, 0)`` is called once, then ``progress(total, n)`` after each batch.
+    Every check runs before the system is registered, so a refused run leaves nothing behind.
+    """
+    settings = config.settings.validate()
     if config.batch_size is not None and config.batch_size < 1:
-        raise UserError("--batch-size must be 1 or more")
+        raise UserError("the batch size must be 1 or more")
+    name = config.system or system_name(config.model)
+    dataset, todo, skipped = pending_contexts(engine, config.dataset, name, config.limit)
+    prep = prepare(config, name)
+    prompts, cut = build_prompts(prep, todo, config.context_turns, settings.max_new_tokens)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    system_id = register_system(
+        engine, prep.spec, {**prep.run, "started": started, "contexts": len(todo)}
+    )
+    size = prep.run["batch_size"]
+    summary = Summary(system=name, skipped=skipped)
+    summary.extra = {**(prep.spec.provenance or {}), "truncated_prompts": cut}
+    keys = {c.id: context_key(config.seed, dataset.name, c.external_id) for c in todo}
     if progress:
         progress(len(todo), 0)
     start = time.perf_counter()
-    for batch in batches:
+    for batch in make_batches(todo, [len(prompts[c.id]) for c in todo], size):
         t0 = time.perf_counter()
-        seed = batch_seed(config.seed, [c.id for c in batch])
-        outputs = backend.generate([prompts[c.id] for c in batch], settings, eos_id, seed)
+        outputs = prep.backend.generate(
+            [prompts[c.id] for c in batch], settings, prep.eos_id, [keys[c.id] for c in batch]
+        )
         elapsed = (time.perf_counter() - t0) / len(batch)
-        rows = []
-        for ctx, candidates in zip(batch, outputs, strict=True):
-            for rank, ids in enumerate(candidates):
-                text = fmt.extract(tok.decode(ids, skip_special_tokens=True))
-                meta = {
-                    "seed": seed,
-                    "elapsed_s": round(elapsed, 4),
-                    "prompt_tokens": len(prompts[ctx.id]),
-                    "new_tokens": len(ids),
-                }
-                rows.append(
-                    Response(
-                        context_id=ctx.id, system_id=system_id, rank=rank, text=text, meta=meta
-                    )
-                )
-                summary.new_tokens += len(ids)
-                summary.responses += 1
-                summary.empty += text == ""
-        store_batch(engine, system_id, rows)
+        rows = _responses(prep, system_id, batch, outputs, prompts, elapsed, summary)
+        store_batch(engine, rows)
         summary.contexts += len(batch)
         if progress:
             progress(len(todo), len(batch))
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _responses(
+    prep: Prepared,
+    system_id: int,
+    batch: list[Context],
+    outputs: list[list[list[int]]],
+    prompts: dict[int, list[int]],
+    elapsed: float,
+    summary: Summary,
+) -> list[Response]:
+    """One batch's candidates as rows (rank = the decoding rule's order), counted in ``summary``."""
+    tok = prep.loaded.tokenizer
+    rows = []
+    for ctx, candidates in zip(batch, outputs, strict=True):
+        for rank, ids in enumerate(candidates):
+            text = prep.fmt.extract(tok.decode(ids, skip_special_tokens=True))
+            meta = {
+                "elapsed_s": round(elapsed, 4),
+                "prompt_tokens": len(prompts[ctx.id]),
+                "new_tokens": len(ids),
+            }
+            rows.append(
+                Response(context_id=ctx.id, system_id=system_id, rank=rank, text=text, meta=meta)
+            )
+            summary.new_tokens += len(ids)
+            summary.responses += 1
+            summary.empty += text == ""
+    return rows
+
+
+def make_batches(items: list[Any], lengths: list[int], batch_size: int) -> list[list[Any]]:
+    """Group items of similar length (sorted longest first) into batches of ``batch_size``.
+
+    >>> make_batches(["a", "b", "c"], [1, 5, 3], 2)
+    [['b', 'c'], ['a']]
+    """
+    order = sorted(range(len(items)), key=lambda i: -lengths[i])
+    return [[items[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]

@@ -17,8 +17,8 @@ from evaltool.contexts import resolve_dataset
 from evaltool.db import session_scope
 from evaltool.errors import UserError
 from evaltool.fileio import Record, read_records, require_str
-from evaltool.generate import ensure_system
 from evaltool.schema import Annotator, Context, Label, Response, System
+from evaltool.systems import SystemSpec, register_system
 
 TRUE = {"true", "1", "yes", "y", "да", "t"}
 FALSE = {"false", "0", "no", "n", "нет", "f"}
@@ -88,7 +88,7 @@ def import_responses(
                 first = parsed[(ctx, rank)][0]
                 raise UserError(f"{path}:{rec.line}: duplicate context_id (first on line {first})")
             parsed[(ctx, rank)] = (rec.line, text.strip())
-    system_id = ensure_system(engine, system, "imported", None, None, {})
+    system_id = register_system(engine, SystemSpec(system, "imported"))
     with session_scope(engine) as s:
         stored = {
             (r.context_id, r.rank): r.text

@@ -15,6 +15,20 @@ import torch
 NEG_INF = float("-inf")
 
 
+def unpadded(ids: torch.Tensor, start: torch.Tensor | None) -> torch.Tensor:
+    """``ids`` with each row's left padding (before ``start``) replaced by its first real token.
+
+    transformers counts pad tokens as history: a padded row penalises and n-gram-bans the pad
+    id, an unpadded one does not, so a reply would depend on its batch. Repeating a token
+    already in the row changes neither the penalty nor, with ``no_repeat_ngram``'s ``start``,
+    the n-grams. ``start`` None keeps transformers' behaviour.
+    """
+    if start is None:
+        return ids
+    first = ids.gather(1, start[:, None])
+    return torch.where(torch.arange(ids.shape[1], device=ids.device) < start[:, None], first, ids)
+
+
 def repetition_penalty(ids: torch.Tensor, scores: torch.Tensor, penalty: float) -> torch.Tensor:
     """Divide positive (multiply negative) scores of tokens already in ``ids`` by ``penalty``.
 
@@ -28,8 +42,13 @@ def repetition_penalty(ids: torch.Tensor, scores: torch.Tensor, penalty: float) 
     return scores.scatter_(1, ids, seen)
 
 
-def no_repeat_ngram(ids: torch.Tensor, scores: torch.Tensor, n: int) -> torch.Tensor:
+def no_repeat_ngram(
+    ids: torch.Tensor, scores: torch.Tensor, n: int, start: torch.Tensor | None = None
+) -> torch.Tensor:
     """Ban every token that would repeat an n-gram already in the row.
+
+    With ``start`` (each row's first real position), n-grams that begin in the left padding
+    do not count.
 
     >>> s = no_repeat_ngram(torch.tensor([[1, 2, 1]]), torch.zeros(1, 4), 2)
     >>> s.tolist()
@@ -41,6 +60,8 @@ def no_repeat_ngram(ids: torch.Tensor, scores: torch.Tensor, n: int) -> torch.Te
     windows = ids.unfold(1, n, 1)  # [rows, length - n + 1, n]
     prefix = ids[:, length - (n - 1) :]
     match = (windows[:, :, : n - 1] == prefix[:, None, :]).all(-1)
+    if start is not None:
+        match &= torch.arange(windows.shape[1], device=ids.device) >= start[:, None]
     rows, cols = match.nonzero(as_tuple=True)
     scores[rows, windows[rows, cols, -1]] = NEG_INF
     return scores
@@ -72,78 +93,86 @@ def top_k_top_p(scores: torch.Tensor, top_k: int, top_p: float, keep: int) -> to
             k = vocab
     if top_p >= 1.0:
         return scores
-    ascending = values.flip(-1)
-    cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
-    remove = cumulative <= (1 - top_p)
-    remove[..., -keep:] = False
     out = torch.full_like(scores, NEG_INF) if top_k > 0 else scores.clone()
-    kept_values = ascending.masked_fill(remove, NEG_INF)
-    out.scatter_(1, index.flip(-1), kept_values)
+    out.scatter_(1, index, _top_p_sorted(values, top_p, keep))
     return out
 
 
-def _common(
-    ids: torch.Tensor, scores: torch.Tensor, s: Any, eos_id: int, prompt_len: int, keep: int
-) -> torch.Tensor:
-    scores = repetition_penalty(ids, scores, s.repetition_penalty)
-    scores = no_repeat_ngram(ids, scores, s.no_repeat_ngram_size)
-    if s.min_new_tokens > 0:
-        scores = min_new_tokens(scores, ids.shape[1] - prompt_len, s.min_new_tokens, eos_id)
-    return _common_warp(scores, s, keep) if s.do_sample else scores
+def _top_p_sorted(values: torch.Tensor, top_p: float, keep: int) -> torch.Tensor:
+    """Top-p on scores sorted best first: the removed ones become -inf."""
+    ascending = values.flip(-1)
+    remove = ascending.softmax(dim=-1).cumsum(dim=-1) <= (1 - top_p)
+    remove[..., -keep:] = False
+    return ascending.masked_fill(remove, NEG_INF).flip(-1)
 
 
-def process_scores(
-    ids: torch.Tensor, logits: torch.Tensor, s: Any, eos_id: int, prompt_len: int
-) -> torch.Tensor:
-    """Greedy/sampling path: the processors act on raw logits (``_sample``)."""
-    return _common(ids, logits, s, eos_id, prompt_len, keep=1)
-
-
-def beam_candidates(
-    ids: torch.Tensor,
-    logits: torch.Tensor,
-    s: Any,
-    eos_id: int,
-    prompt_len: int,
-    keep: int,
-    out: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Beam path (``_beam_search``): processors on log-softmax scores, as (values, token ids).
-
-    When sampling with top-k, only the survivors come back (temperature divides just them:
-    it does not change their order); without sampling, each row's best ``keep`` tokens, which
-    hold every token beam search can pick. Values of dropped tokens are -inf.
-    """
-    scores = torch.log_softmax(logits, dim=-1, out=out)
-    scores = repetition_penalty(ids, scores, s.repetition_penalty)
-    scores = no_repeat_ngram(ids, scores, s.no_repeat_ngram_size)
-    if s.min_new_tokens > 0:
-        scores = min_new_tokens(scores, ids.shape[1] - prompt_len, s.min_new_tokens, eos_id)
-    vocab = scores.shape[-1]
-    if not s.do_sample:
-        return torch.topk(scores, min(keep, vocab), dim=-1)
-    if s.top_k <= 0:
-        full = _common_warp(scores, s, keep=2)
-        return full, torch.arange(vocab, device=scores.device).expand_as(full)
-    k = min(max(s.top_k, 2), vocab)
-    values, index = torch.topk(scores, min(k + 1, vocab), dim=-1)
-    if k < vocab and bool((values[..., k] == values[..., k - 1]).any()):  # tie at the k-th
-        full = _common_warp(scores, s, keep=2)
-        return full, torch.arange(vocab, device=scores.device).expand_as(full)
-    values, index = values[..., :k], index[..., :k]
-    if s.temperature != 1.0:
-        values = values / s.temperature
-    if s.top_p < 1.0:
-        ascending = values.flip(-1)
-        remove = ascending.softmax(dim=-1).cumsum(dim=-1) <= (1 - s.top_p)
-        remove[..., -2:] = False
-        values = ascending.masked_fill(remove, NEG_INF).flip(-1)
-    return values, index
-
-
-def _common_warp(scores: torch.Tensor, s: Any, keep: int) -> torch.Tensor:
+def warp_like_transformers(scores: torch.Tensor, s: Any, keep: int) -> torch.Tensor:
+    """Temperature, top-k and top-p computed as transformers' warpers compute them, over the
+    whole vocabulary (replay mode: the same floats as the release being replayed)."""
     if s.temperature != 1.0:
         scores = scores / s.temperature
-    if s.top_k > 0 or s.top_p < 1.0:
-        scores = top_k_top_p(scores, s.top_k, s.top_p, keep)
+    if s.top_k > 0:
+        k = min(max(s.top_k, keep), scores.shape[-1])
+        scores = scores.masked_fill(scores < torch.topk(scores, k)[0][..., -1, None], NEG_INF)
+    if s.top_p < 1.0:
+        sorted_scores, order = torch.sort(scores, descending=False)
+        remove = sorted_scores.softmax(dim=-1).cumsum(dim=-1) <= (1 - s.top_p)
+        if keep > 1:
+            remove[..., -keep:] = False
+        scores = scores.masked_fill(remove.scatter(1, order, remove), NEG_INF)
     return scores
+
+
+def processors(
+    ids: torch.Tensor,
+    scores: torch.Tensor,
+    s: Any,
+    eos_id: int,
+    new_tokens: int,
+    start: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Repetition penalty, n-gram ban and minimum length, in transformers' order, in place.
+
+    ``start`` (each row's first real position) makes left padding invisible; None counts it
+    as transformers does.
+    """
+    scores = repetition_penalty(unpadded(ids, start), scores, s.repetition_penalty)
+    scores = no_repeat_ngram(ids, scores, s.no_repeat_ngram_size, start)
+    if s.min_new_tokens > 0:
+        scores = min_new_tokens(scores, new_tokens, s.min_new_tokens, eos_id)
+    return scores
+
+
+def finite_candidates(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The finite scores of each row and their token ids, best first; rows with fewer are
+    padded with -inf."""
+    most = max(int(torch.isfinite(scores).sum(-1).max()), 1)
+    return torch.topk(scores, most, dim=-1)
+
+
+def warped_candidates(
+    scores: torch.Tensor, s: Any, keep: int, shift: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Temperature, top-k and top-p, returned as the survivors (values, token ids), best first.
+
+    ``shift`` [rows] is added before warping (the card's rule warps the running beam score plus
+    the log-probabilities). Only the top k + 1 scores are looked at unless the k-th ties with
+    the next one, or top-k is off: then the whole vocabulary is warped.
+    """
+    vocab = scores.shape[-1]
+    if s.top_k > 0:
+        k = min(max(s.top_k, keep), vocab)
+        values, index = torch.topk(scores, min(k + 1, vocab), dim=-1)
+        if shift is not None:
+            values = values + shift[:, None]
+        if s.temperature != 1.0:
+            values = values / s.temperature
+        if k == vocab or not bool((values[..., k] == values[..., k - 1]).any()):
+            values, index = values[..., :k], index[..., :k]
+            if s.top_p < 1.0:
+                values = _top_p_sorted(values, s.top_p, keep)
+            return values, index
+    full = scores if shift is None else scores + shift[:, None]
+    if s.temperature != 1.0:
+        full = full / s.temperature
+    return finite_candidates(top_k_top_p(full, s.top_k, s.top_p, keep))

@@ -86,12 +86,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"confidence intervals ({st['method']}, {st['resamples']} resamples over contexts, "
         f"seed {st['seed']}). Items need at least {st['min_labels']} labels.",
         "",
-        "| system | kind | contexts | items | labels | sensibleness | specificity | SSA |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        "| system | kind | decoding | contexts | items | labels | sensibleness | specificity "
+        "| SSA |",
+        "|---|---|---|---:|---:|---:|---|---|---|",
     ]
     for s in report["systems"]:
         out.append(
-            f"| {s['name']} | {s['kind']} | {s['contexts']} | {s['items']} | "
+            f"| {s['name']} | {s['kind']} | {s.get('decoding') or '-'} | {s['contexts']} | "
+            f"{s['items']} | "
             f"{s['labels']} | {_cell(s['sensibleness'])} | {_cell(s['specificity'])} | "
             f"{_cell(s['ssa'])} |"
         )

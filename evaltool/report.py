@@ -78,6 +78,13 @@ def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame,
             .where(Context.dataset_id == ds.id, Response.rank == 0)
             .distinct()
         ).all()
+        ids = [r.id for r in systems]
+        rules = {
+            sid: (settings or {}).get("decoding")
+            for sid, settings in s.execute(
+                select(System.id, System.settings).where(System.id.in_(ids))
+            )
+        }
     columns = [
         "response_id",
         "annotator_id",
@@ -94,6 +101,7 @@ def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame,
     for col in ("sensible", "specific", "flagged"):
         labels[col] = labels[col].astype(bool)
     sys_frame = pd.DataFrame([tuple(r) for r in systems], columns=["system_id", "name", "kind"])
+    sys_frame["decoding"] = sys_frame["system_id"].map(rules)
     sys_frame["order"] = sys_frame["kind"].map(KIND_ORDER)
     sys_frame = sys_frame.sort_values(["order", "name"]).reset_index(drop=True)
     return ds.name, labels, sys_frame, overlap
@@ -217,6 +225,7 @@ def build_report(
         entry: dict[str, Any] = {
             "name": row.name,
             "kind": row.kind,
+            "decoding": row.decoding,
             "contexts": sys_items["context_id"].nunique(),
             "items": len(sys_items),
             "labels": len(sys_labels),

@@ -17,7 +17,7 @@ class Status:
 
     overlap: int
     datasets: list[tuple[str, int]] = field(default_factory=list)
-    systems: list[tuple[str, str, int, int]] = field(default_factory=list)
+    systems: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     labels_by_system: list[tuple[str, int, int, int]] = field(default_factory=list)
     labels_by_annotator: list[tuple[str, int, bool]] = field(default_factory=list)
 
@@ -39,10 +39,15 @@ def collect_status(engine: Engine) -> Status:
                 .order_by(Dataset.name)
             )
         ]
+        rules = {
+            sid: (settings or {}).get("decoding") or "-"
+            for sid, settings in s.execute(select(System.id, System.settings))
+        }
         status.systems = [
-            (name, kind, items or 0, total or 0)
-            for name, kind, items, total in s.execute(
+            (name, kind, rules[sid], items or 0, total or 0)
+            for sid, name, kind, items, total in s.execute(
                 select(
+                    System.id,
                     System.name,
                     System.kind,
                     func.sum(func.cast(Response.rank == 0, type_=Response.rank.type)),

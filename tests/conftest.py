@@ -17,9 +17,8 @@ from click.testing import CliRunner, Result
 
 from evaltool import db
 from evaltool.cli import cli
+from tests.golden import tiny
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-TOKENIZER_DIR = SHARED / "data" / "rugpt3-tokenizer"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -137,31 +136,14 @@ def any_db(any_url: str):  # type: ignore[no-untyped-def]
 
 
 def build_tokenizer():  # type: ignore[no-untyped-def]
-    """The exact ruDialoGPT tokenizer: the shared ruGPT3 vocabulary plus the speaker tokens."""
-    from transformers import GPT2Tokenizer
-
-    need(TOKENIZER_DIR.is_dir(), f"the ruGPT3 tokenizer is missing at {TOKENIZER_DIR}")
-    tok = GPT2Tokenizer.from_pretrained(
-        str(TOKENIZER_DIR), bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
-    )
-    tok.add_tokens(["@@ПЕРВЫЙ@@", "@@ВТОРОЙ@@"])
-    return tok
+    """The exact ruDialoGPT tokenizer: the vendored ruGPT3 vocabulary plus the speaker tokens."""
+    return tiny.build_tokenizer()
 
 
 def make_tiny_model(folder: Path, seed: int = 0, eos_boost: float = 4.0) -> Path:
-    """Save a random 2-layer GPT-2 with the real tokenizer; ``eos_boost`` makes it stop early
-    now and then, so stopping and padding paths run."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(seed)
-    cfg = GPT2Config(
-        vocab_size=50261, n_positions=256, n_embd=64, n_layer=2, n_head=4, initializer_range=0.3
-    )
-    model = GPT2LMHeadModel(cfg)
-    with torch.no_grad():
-        model.transformer.wte.weight[50257] *= eos_boost
-    model.save_pretrained(folder)
+    """Save a random 2-layer GPT-2 (``tests/golden/tiny.py``) with the real tokenizer;
+    ``eos_boost`` makes it stop early now and then, so stopping and padding paths run."""
+    tiny.build_model(seed, eos_boost).save_pretrained(folder)
     build_tokenizer().save_pretrained(folder)
     return folder
 

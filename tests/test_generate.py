@@ -46,8 +46,18 @@ def test_fills_the_shipped_set_with_progress(run_cli, shipped, tiny_model) -> No
         assert system.name == tiny_model.name and system.kind == "model"
         assert system.settings["top_k"] == 10 and system.settings["eos_token_id"] == 50257
         assert system.settings["context_turns"] == 3
+        assert system.settings["decoding"] == "card"
+        prov = system.provenance
+        assert (prov["engine"], prov["decoding"], prov["dtype"], prov["device"]) == (
+            "fast",
+            "card",
+            "fp32",
+            "cpu",
+        )
+        assert prov["weights"].startswith("sha256:") and prov["batch_size"] == 16
+        assert prov["torch"] and prov["transformers"] and prov["runs"][0]["contexts"] == 300
         meta = s.scalars(select(Response.meta)).first()
-        assert {"seed", "elapsed_s", "prompt_tokens", "new_tokens"} <= set(meta)
+        assert {"elapsed_s", "prompt_tokens", "new_tokens"} <= set(meta)
     again = run_cli("generate", "--model", str(tiny_model))
     assert "0 contexts, 0 responses" in again.stdout and "300 already done" in again.stdout
     assert len(responses(shipped)) == 900
@@ -66,9 +76,67 @@ def test_same_seed_same_responses_other_seed_differs(run_cli, shipped, tiny_mode
 
 def test_changed_settings_under_same_name_refused(run_cli, shipped, tiny_model) -> None:
     assert run_cli("generate", "--model", str(tiny_model), "--limit", "2").exit_code == 0
-    result = run_cli("generate", "--model", str(tiny_model), "--top-k", "5")
-    assert result.exit_code == 2
-    assert "already exists with other settings (top_k)" in result.stderr
+    for args, named in (
+        (["--top-k", "5"], "top_k: 10 -> 5"),
+        (["--decoding", "transformers"], "decoding: card -> transformers"),
+        (["--dtype", "bf16"], "dtype: fp32 -> bf16"),
+    ):
+        result = run_cli("generate", "--model", str(tiny_model), *args)
+        assert result.exit_code == 2, args
+        assert f"was made differently ({named})" in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    # device and batch size may change between runs: they are only recorded
+    again = run_cli("generate", "--model", str(tiny_model), "--limit", "3", "--batch-size", "2")
+    assert again.exit_code == 0, again.output
+    with db.session_scope(db.make_engine(shipped)) as s:
+        runs = s.scalars(select(System)).one().provenance["runs"]
+    assert [r["batch_size"] for r in runs] == [64, 2]
+
+
+def test_changed_weights_under_same_name_refused(run_cli, shipped, tmp_path) -> None:
+    from tests.conftest import make_tiny_model
+
+    folder = make_tiny_model(tmp_path / "m", seed=3)
+    assert run_cli("generate", "--model", str(folder), "--limit", "2").exit_code == 0
+    make_tiny_model(folder, seed=4)
+    result = run_cli("generate", "--model", str(folder))
+    assert result.exit_code == 2 and "weights: sha256:" in result.stderr
+
+
+def test_refused_run_registers_no_system(run_cli, shipped, tiny_model) -> None:
+    """Checks that need the model run before the system row is written."""
+    for args in (["--max-new-tokens", "256"], ["--engine", "hf"]):
+        result = run_cli("generate", "--model", str(tiny_model), *args)
+        assert result.exit_code == 2, (args, result.output)
+    assert "card's decoding rule runs only in evaltool's GPT-2 loop" in result.stderr
+    with db.session_scope(db.make_engine(shipped)) as s:
+        assert s.scalars(select(System)).all() == []
+    ok = run_cli("generate", "--model", str(tiny_model), "--max-new-tokens", "8", "--limit", "1")
+    assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize("decoding", ["card", "transformers"])
+def test_resumed_with_another_batch_size_equals_an_uninterrupted_run(
+    run_cli, shipped, tiny_model, monkeypatch, decoding
+) -> None:
+    common = ["generate", "--model", str(tiny_model), "--limit", "24", "--decoding", decoding]
+    whole = run_cli(*common, "--system", "whole", "--batch-size", "24")
+    assert whole.exit_code == 0, whole.output
+    real = gen.store_batch
+    calls = {"n": 0}
+
+    def interrupted(engine, rows):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        real(engine, rows)
+
+    monkeypatch.setattr(gen, "store_batch", interrupted)
+    assert run_cli(*common, "--system", "parts", "--batch-size", "5").exit_code == 1
+    monkeypatch.setattr(gen, "store_batch", real)
+    assert 0 < len(responses(shipped, "parts")) < 24 * 3
+    assert run_cli(*common, "--system", "parts", "--batch-size", "3").exit_code == 0
+    assert responses(shipped, "parts") == responses(shipped, "whole")
 
 
 def test_interrupted_run_loses_only_the_batch_in_flight(
@@ -77,11 +145,11 @@ def test_interrupted_run_loses_only_the_batch_in_flight(
     real = gen.store_batch
     calls = {"n": 0}
 
-    def flaky(engine, system_id, rows):  # type: ignore[no-untyped-def]
+    def flaky(engine, rows):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        real(engine, system_id, rows)
+        real(engine, rows)
 
     monkeypatch.setattr(gen, "store_batch", flaky)
     aborted = run_cli("generate", "--model", str(tiny_model), "--limit", "40", "--batch-size", "8")
@@ -143,7 +211,8 @@ def test_unknown_hub_model_offline_is_one_line(shipped, tmp_path) -> None:
 
 def test_bad_flags_are_user_errors(run_cli, shipped, tiny_model) -> None:
     cases = [
-        (["--num-return-sequences", "5"], "cannot exceed --num-beams"),
+        (["--num-return-sequences", "5", "--no-sample"], "cannot exceed num_beams"),
+        (["--batch-size", "0"], "--batch-size must be 1 or more"),
         (["--device", "cuda:7"], "--device cuda:7"),
         (["--engine", "nope"], "--engine nope"),
         (["--limit", "0"], "--limit must be 1 or more"),
@@ -171,3 +240,31 @@ def test_overlong_prompt_keeps_its_end(run_cli, tmp_path, tiny_model) -> None:
     result = run_cli("generate", "--model", str(tiny_model))
     assert result.exit_code == 0, result.output
     assert "1 prompts cut to the model's length" in result.stdout
+
+
+def test_decoding_rule_is_shown_by_status_and_report(
+    run_cli, shipped, tiny_model, tmp_path
+) -> None:
+    args = ["generate", "--model", str(tiny_model), "--limit", "4", "--decoding", "transformers"]
+    assert run_cli(*args).exit_code == 0
+    systems = run_cli("status").output.split("Systems")[1].split("Labels")[0]
+    assert "decoding" in systems and "transformers" in systems
+    rows = [
+        {
+            "context_id": f"mtb-{i:03d}",
+            "system": tiny_model.name,
+            "annotator": f"r{r}",
+            "sensible": 1,
+            "specific": 0,
+        }
+        for i in range(1, 5)
+        for r in range(3)
+    ]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    imported = run_cli("labels", "import", "labels.jsonl")
+    assert imported.exit_code == 0, imported.output
+    assert run_cli("report", "--resamples", "1000").exit_code == 0
+    rep = json.loads((tmp_path / "reports" / "ru-mtb" / "report.json").read_text())
+    assert rep["systems"][0]["decoding"] == "transformers"
+    md = (tmp_path / "reports" / "ru-mtb" / "report.md").read_text()
+    assert f"| {tiny_model.name} | model | transformers | 4 |" in md

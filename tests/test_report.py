@@ -103,7 +103,8 @@ def test_labels_import_then_report_writes_four_files(run_cli, project: Path) -> 
     assert rep["agreement"]["sensible"]["items"] == 12
     assert rep["agreement"]["sensible"]["fleiss_kappa"] is not None
     md = (out / "report.md").read_text()
-    assert "| medium | imported | 6 | 6 | 18 | 0.833 [" in md
+    assert "| medium | imported | - | 6 | 6 | 18 | 0.833 [" in md
+    assert medium["decoding"] is None
     assert "**medium minus small** on 6 shared contexts: SSA +0.583" in md
     assert "Krippendorff" in md and "SIMULATED" not in md
     with open(out / "items.csv", encoding="utf-8") as f:

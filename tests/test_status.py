@@ -13,7 +13,10 @@ def test_status_counts(any_db) -> None:  # type: ignore[no-untyped-def]
         s.add(ds)
         s.flush()
         ctxs = [Context(dataset_id=ds.id, external_id=f"c{i}", turns=["x"]) for i in range(3)]
-        systems = [System(name="a", kind="model"), System(name="b", kind="baseline")]
+        systems = [
+            System(name="a", kind="model", settings={"decoding": "card"}),
+            System(name="b", kind="baseline"),
+        ]
         anns = [Annotator(name=f"r{i}") for i in range(3)]
         s.add_all([*ctxs, *systems, *anns])
         s.flush()
@@ -37,7 +40,7 @@ def test_status_counts(any_db) -> None:  # type: ignore[no-untyped-def]
     st = collect_status(any_db)
     assert st.overlap == 3
     assert st.datasets == [("d", 3)]
-    assert st.systems == [("a", "model", 3, 6), ("b", "baseline", 0, 0)]
+    assert st.systems == [("a", "model", "card", 3, 6), ("b", "baseline", "-", 0, 0)]
     assert st.labels_by_system == [("a", 4, 1, 2)]
     assert st.labels_by_annotator == [("r0", 2, False), ("r1", 1, False), ("r2", 1, False)]
 

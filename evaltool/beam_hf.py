@@ -1,0 +1,119 @@
+"""Today's beam search: the rule of the locked transformers release (``_beam_search``, 5.24).
+
+One search of ``num_beams`` beams per context returns its best ``num_return_sequences``
+hypotheses. Per step: log-softmax, processors and (when sampling) the warpers on the
+log-probabilities, then the running beam score is added; ``2 * num_beams`` candidates are
+drawn over all beams (sorted by score since 5.24; 5.0-5.23 left them in draw order) or taken
+as the best; a finished hypothesis is scored over its generated length only.
+
+Replay mode makes the same random draws as transformers for the same seed and batch; otherwise
+draws come from per-context streams and left padding is invisible to the processors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from evaltool.gpt2 import Cache
+from evaltool.logits import processors, warp_like_transformers, warped_candidates
+from evaltool.noise import Draws
+
+DROP = -1.0e9
+
+
+def _candidates(
+    runner: Any,
+    hist: torch.Tensor,
+    logits: torch.Tensor,
+    s: Any,
+    eos_id: int,
+    t: int,
+    start: torch.Tensor | None,
+    replay: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row: (score, token) candidates of the processed, warped log-probabilities."""
+    work = runner.buffer("scores", tuple(logits.shape), torch.float32)
+    scores = torch.log_softmax(logits.float(), dim=-1, out=work)
+    scores = processors(hist, scores, s, eos_id, t, start)
+    vocab = scores.shape[-1]
+    if not s.do_sample:
+        return torch.topk(scores, min(2 * s.num_beams, vocab), dim=-1)
+    if replay:
+        full = warp_like_transformers(scores, s, keep=2)
+        return full, torch.arange(vocab, device=full.device).expand_as(full)
+    return warped_candidates(scores, s, keep=2)
+
+
+def beam_search_transformers(
+    runner: Any,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    s: Any,
+    eos_id: int,
+    pad_id: int,
+    draws: Draws,
+) -> list[list[list[int]]]:
+    """Decode left-padded prompts [B, P] by today's rule; per prompt, its candidates best first."""
+    b, p = ids.shape
+    nb, dev = s.num_beams, ids.device
+    keep = 2 * nb  # max(2, 1 + number of eos ids) * num_beams, with one eos id
+    max_len = p + s.max_new_tokens
+    logits, keys, values = runner.prefill(ids, mask)
+    cache = Cache.make(keys, values, mask, b * nb, s.max_new_tokens, beams=True)
+    logits = logits.repeat_interleave(nb, dim=0)
+    lengths = mask.sum(-1)
+    pos = lengths.repeat_interleave(nb)
+    start = None if draws.replay else (p - lengths).repeat_interleave(nb)
+    running = torch.full((b, nb, max_len), pad_id, dtype=torch.long, device=dev)
+    running[:, :, :p] = ids[:, None]
+    finished = running.clone()
+    running_scores = torch.zeros(b, nb, device=dev)
+    running_scores[:, 1:] = DROP
+    scores = torch.full((b, nb), DROP, device=dev)
+    done = torch.zeros(b, nb, dtype=torch.bool, device=dev)
+    improvable = torch.ones(b, 1, dtype=torch.bool, device=dev)
+    top_mask = torch.arange(keep, device=dev) < nb
+    batch_rows = torch.arange(b, device=dev)[:, None] * nb
+    for cur in range(p, max_len):
+        t = cur - p
+        if t > 0:
+            logits = runner.step(running[:, :, cur - 1].reshape(-1), pos + t - 1, cache, t - 1)
+        hist = running[:, :, :cur].reshape(b * nb, cur)
+        values_, tokens = _candidates(runner, hist, logits, s, eos_id, t, start, draws.replay)
+        c = values_.shape[-1]
+        acc = (values_.view(b, nb, c) + running_scores[:, :, None]).view(b, nb * c)
+        if s.do_sample:
+            pick = draws.pick(acc, keep, t, tokens, nb)
+            top_scores, order = torch.gather(acc, 1, pick).sort(dim=-1, descending=True)
+            pick = pick.gather(1, order)
+        else:
+            top_scores, pick = torch.topk(acc, k=keep)
+        beam, token = pick // c, torch.gather(tokens.reshape(b, nb * c), 1, pick)
+        cand = torch.take_along_dim(running, beam[:, :, None], dim=1)
+        cand[:, :, cur] = token
+        hits = (token == eos_id) | (cur + 1 >= max_len)
+        # the best num_beams candidates that did not finish keep running
+        live = top_scores + hits.float() * DROP
+        nxt = torch.topk(live, k=nb)[1]
+        running = torch.take_along_dim(cand, nxt[:, :, None], dim=1)
+        running_scores = torch.take_along_dim(live, nxt, dim=1)
+        cache.reorder((torch.take_along_dim(beam, nxt, dim=1) + batch_rows).reshape(-1), t)
+        # finished candidates among the top num_beams may replace worse finished ones
+        just = hits & top_mask[None, :]
+        fin = top_scores / ((cur + 1 - p) ** s.length_penalty)
+        fin = fin + (~improvable).float() * DROP + (~just) * DROP
+        merged = torch.cat([scores, fin], dim=1)
+        best = torch.topk(merged, k=nb)[1]
+        finished = torch.take_along_dim(torch.cat([finished, cand], dim=1), best[:, :, None], 1)
+        scores = torch.take_along_dim(merged, best, dim=1)
+        done = torch.take_along_dim(torch.cat([done, just], dim=1), best, dim=1)
+        # can any running beam still beat the worst finished one?
+        best_running = running_scores[:, :1] / ((cur + 1 - p) ** s.length_penalty)
+        worst = torch.where(done, scores.min(dim=1, keepdim=True)[0], DROP)
+        improvable = improvable & (best_running > worst).any(dim=-1, keepdim=True)
+        if not bool(improvable.any()) or bool(hits.all()):
+            break
+    n = s.num_return_sequences
+    return [[row[p:] for row in ctx[:n]] for ctx in finished.tolist()]
