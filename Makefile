@@ -8,7 +8,7 @@ LOCK := requirements.lock
 # is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
 TORCH_SPEC ?=
 
-.PHONY: install test lint format bench demo demo-report lock golden
+.PHONY: install test lint format bench demo demo-report lock golden migration
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -52,11 +52,17 @@ lock:
 	.venv-lock/bin/pip install -q "$(or $(TORCH_SPEC),torch==2.13.0)"
 	.venv-lock/bin/pip install -q -e ".[test]"
 	{ echo "# make lock: exact versions for make install, make test and CI (torch: the CPU build)"; \
-	  .venv-lock/bin/pip freeze --exclude-editable | sed -e 's/+cpu$$//' | grep -v '^evaltool'; \
+	  .venv-lock/bin/pip freeze --all --exclude-editable | sed -e 's/+cpu$$//' \
+	    | grep -v -e '^evaltool' -e '^pip=='; \
 	} > $(LOCK).new
 	mv $(LOCK).new $(LOCK)
 	rm -rf .venv-lock $(VENV)
 	$(MAKE) test
+
+# A new migration from the difference between schema.py and the newest migration.
+migration: $(VENV)/.installed
+	test -n "$(MESSAGE)" || { echo 'usage: make migration MESSAGE="what changed"'; exit 2; }
+	$(PY) -c "from evaltool.storage.db import autogenerate_migration as a; print(a('$(MESSAGE)'))"
 
 # Golden token ids of the card's decoding rule from transformers 4.25.1 itself (its own venv).
 golden:

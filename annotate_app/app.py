@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from annotate_app.texts import INSTRUCTIONS, TEXTS
-from evaltool import annotation as svc
+from evaltool.annotation import assignment as svc
 from evaltool.errors import UserError
 
 st.set_page_config(page_title="evaltool", page_icon="💬", layout="centered")
@@ -57,11 +57,11 @@ def instructions(token: str) -> None:
         st.rerun()
 
 
-def admin(token: str) -> None:
-    from evaltool import db
-    from evaltool.accounts import disable
-    from evaltool.export import labels_frame
-    from evaltool.monitor import annotator_stats, system_progress
+def admin() -> None:
+    from evaltool.annotation.accounts import disable
+    from evaltool.annotation.monitor import annotator_stats, system_progress
+    from evaltool.storage import db
+    from evaltool.storage.exports import labels_frame
 
     engine = db.as_engine(None)
     st.title(T["admin"])
@@ -165,7 +165,7 @@ def main() -> None:
             instructions(token)
         elif page == "admin":
             if me.role == "admin":
-                admin(token)
+                admin()
             else:
                 st.error(T["admin_only"])
         else:

@@ -27,7 +27,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "keys": "Клавиши: 1 — да, 2 — нет (осмысленность); 3 — да, 4 — нет (специфичность); "
         "Enter — отправить.",
         "saved": "Сохранено.",
-        "duplicate": "Этот ответ уже был сохранён.",
         "all_done": "Все доступные вам ответы размечены. Спасибо!",
         "instructions": "Инструкция",
         "start": "Понятно, начать",
@@ -59,7 +58,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "submit": "Submit",
         "keys": "Keys: 1 yes, 2 no (sensible); 3 yes, 4 no (specific); Enter submits.",
         "saved": "Saved.",
-        "duplicate": "This response was already saved.",
         "all_done": "You have labelled everything available to you. Thank you!",
         "instructions": "Instructions",
         "start": "Got it, start",

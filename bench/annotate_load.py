@@ -26,11 +26,11 @@ from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaltool import annotation as svc
-from evaltool import db
-from evaltool.accounts import add_annotator
-from evaltool.project import save_settings
-from evaltool.schema import Context, Dataset, Label, Response, System
+from evaltool.annotation import assignment as svc
+from evaltool.annotation.accounts import add_annotator
+from evaltool.storage import db
+from evaltool.storage.project import save_settings
+from evaltool.storage.schema import Context, Dataset, Label, Response, System
 
 
 def setup(url: str, items: int, overlap: int, annotators: int) -> list[str]:

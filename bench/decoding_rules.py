@@ -26,11 +26,11 @@ import transformers
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaltool import engines as E  # noqa: E402
-from evaltool import fastgen  # noqa: E402
-from evaltool.contexts import builtin_path, read_contexts  # noqa: E402
-from evaltool.generate import context_key  # noqa: E402
-from evaltool.prompting import RuDialoGPTFormat  # noqa: E402
+from evaltool.generation import engines as E  # noqa: E402
+from evaltool.generation import fastloop  # noqa: E402
+from evaltool.generation.prompting import RuDialoGPTFormat  # noqa: E402
+from evaltool.generation.settings import context_key  # noqa: E402
+from evaltool.storage.contexts import builtin_path, read_contexts  # noqa: E402
 from tests.golden import make_golden, tiny  # noqa: E402
 
 EOS = tiny.EOS_ID
@@ -68,7 +68,7 @@ def main() -> None:
             f"{len(rows)} shipped contexts, card settings, tiny GPT-2 (eos boost {args.eos_boost})"
         )
         print(f"{'rule':34} {'same 8 ch':>10} {'identical':>10} {'len rank 0':>12} {'len all':>10}")
-        engine = fastgen.FastGPT2Engine(loaded)
+        engine = fastloop.FastGPT2Engine(loaded)
         for rule in ("card", "transformers"):
             s = E.GenerationSettings(decoding=rule)
             summarise(f"evaltool --decoding {rule}", tok, engine.generate(prompts, s, EOS, keys))

@@ -26,11 +26,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaltool import db  # noqa: E402
-from evaltool.contexts import builtin_path, import_contexts  # noqa: E402
-from evaltool.engines import GenerationSettings  # noqa: E402
-from evaltool.generate import RunConfig, run  # noqa: E402
-from evaltool.prompting import RuDialoGPTFormat  # noqa: E402
+from evaltool.generation.prompting import RuDialoGPTFormat  # noqa: E402
+from evaltool.generation.run import RunConfig, run  # noqa: E402
+from evaltool.generation.settings import GenerationSettings  # noqa: E402
+from evaltool.storage import db  # noqa: E402
+from evaltool.storage.contexts import builtin_path, import_contexts  # noqa: E402
 from tests.golden.tiny import build_tokenizer  # noqa: E402
 
 SHAPES = {"small": (12, 768, 12), "medium": (24, 1024, 16)}
@@ -116,7 +116,7 @@ def evaltool_run(
     tok = AutoTokenizer.from_pretrained(folder)
     fmt = RuDialoGPTFormat()
     with db.session_scope(engine) as s:
-        from evaltool.schema import Context
+        from evaltool.storage.schema import Context
 
         rows = s.query(Context).order_by(Context.id).limit(contexts).all()
         prompt_tokens = sum(len(tok.encode(fmt.build(c.turns, 3))) for c in rows)
@@ -140,7 +140,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     peak = matmul_peak()
     print(f"fp32 matmul peak here: {peak:.0f} GFLOP/s")
-    from evaltool.contexts import read_contexts
+    from evaltool.storage.contexts import read_contexts
 
     turns = [r.turns for r in read_contexts(builtin_path())]
     shapes = ["small", "medium"] if args.shape == "both" else [args.shape]

@@ -20,10 +20,10 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaltool import db
-from evaltool.render import write_report
-from evaltool.report import ReportSettings, aggregate_items, build_report, load_labels
-from evaltool.schema import Annotator, Context, Dataset, Label, Response, System
+from evaltool.reporting.aggregate import ReportSettings, aggregate_items, build_report, load_labels
+from evaltool.reporting.render import write_report
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator, Context, Dataset, Label, Response, System
 
 
 def fill(url: str, contexts: int) -> None:

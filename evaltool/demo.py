@@ -15,14 +15,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from evaltool import db
-from evaltool.accounts import add_annotator, link
-from evaltool.annotation import next_task, submit_label
-from evaltool.baselines import RULES, run_baseline
-from evaltool.contexts import BUILTIN_DATASET, builtin_path, import_contexts
-from evaltool.generate import DEFAULT_MODELS
-from evaltool.project import save_settings
-from evaltool.schema import Annotator, Response, System
+from evaltool.annotation.accounts import add_annotator, link
+from evaltool.annotation.assignment import next_task, submit_label
+from evaltool.generation.baselines import RULES, run_baseline
+from evaltool.generation.run import DEFAULT_MODELS
+from evaltool.storage import db
+from evaltool.storage.contexts import BUILTIN_DATASET, builtin_path, import_contexts
+from evaltool.storage.project import save_settings
+from evaltool.storage.schema import Annotator, Response, System
 
 # What a careful rater would answer for each baseline: (sensible, specific).
 BASELINE_TRUTH = {
@@ -40,7 +40,6 @@ class DemoResult:
     url: str
     links: dict[str, str] = field(default_factory=dict)
     skipped_models: list[str] = field(default_factory=list)
-    report_files: list[Path] = field(default_factory=list)
 
 
 def model_available(model_id: str) -> bool:
@@ -81,8 +80,8 @@ def prepare(
         if not model_available(model):
             result.skipped_models.append(model)
             continue
-        from evaltool.engines import GenerationSettings
-        from evaltool.generate import RunConfig, run
+        from evaltool.generation.run import RunConfig, run
+        from evaltool.generation.settings import GenerationSettings
 
         summary = run(engine, RunConfig(model=model, settings=GenerationSettings(), seed=seed))
         say(f"{summary.system}: {summary.contexts} contexts in {summary.seconds:.0f} s")

@@ -7,7 +7,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from evaltool import db
 from evaltool.cli import cli
+from evaltool.storage import db
 from tests.golden import tiny
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -135,6 +138,31 @@ def any_db(any_url: str):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
+def serve(url: str, port: int, cwd: Path, command: list[str] | None = None) -> subprocess.Popen:
+    """`evaltool annotate` on ``port``; returns once the page's health check answers.
+
+    ``command`` replaces ``python -m evaltool`` (an installed console script, say).
+    """
+    env = {**os.environ, "EVALTOOL_DB": url}
+    proc = subprocess.Popen(
+        [*(command or [sys.executable, "-m", "evaltool"]), "annotate", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("the annotation page did not start")
+
+
 def build_tokenizer():  # type: ignore[no-untyped-def]
     """The exact ruDialoGPT tokenizer: the vendored ruGPT3 vocabulary plus the speaker tokens."""
     return tiny.build_tokenizer()
@@ -166,7 +194,7 @@ def make_pool(
 
     ``turns(i)`` and ``text(system_name, i)`` override the default context and reply texts.
     """
-    from evaltool.schema import Context, Dataset, Response, System
+    from evaltool.storage.schema import Context, Dataset, Response, System
 
     turns = turns or (lambda i: ["привет", f"реплика {i}"])
     text = text or (lambda name, i: f"{name} c{i}")

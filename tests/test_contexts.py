@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from evaltool import db
-from evaltool.contexts import import_contexts, read_contexts
 from evaltool.errors import UserError
-from evaltool.schema import Context, Dataset
+from evaltool.storage import db
+from evaltool.storage.contexts import import_contexts, read_contexts
+from evaltool.storage.schema import Context, Dataset
 
 GOOD = [
     {"id": "c1", "turns": ["Привет!"], "reference": "Привет!"},
@@ -136,3 +136,45 @@ def test_user_error_type_for_library_callers(tmp_path: Path) -> None:
     (tmp_path / "e.jsonl").write_text("")
     with pytest.raises(UserError, match="file is empty"):
         read_contexts(tmp_path / "e.jsonl")
+
+
+def test_ids_and_names_longer_than_the_database_holds_are_refused(any_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL would raise mid-transaction; the import says which line instead."""
+    (tmp_path / "long.jsonl").write_bytes(jsonl([*GOOD, {"id": "x" * 201, "turns": ["a"]}]))
+    with pytest.raises(UserError, match=r"long.jsonl:3: 'id' is 201 characters; at most 200"):
+        import_contexts(any_db, tmp_path / "long.jsonl")
+    (tmp_path / "ok.jsonl").write_bytes(jsonl([{"id": "y" * 200, "turns": ["a"]}]))
+    with pytest.raises(UserError, match="dataset: dataset name is 201 characters"):
+        import_contexts(any_db, tmp_path / "ok.jsonl", "d" * 201)
+    with db.session_scope(any_db) as s:
+        assert s.scalar(select(func.count(Dataset.id))) == 0
+    assert import_contexts(any_db, tmp_path / "ok.jsonl").added == 1
+
+
+def test_two_processes_creating_one_name_at_once(any_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Racing creators of the same dataset or annotator: one wins, the others get one line."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from evaltool.annotation.accounts import add_annotator
+
+    (tmp_path / "val.jsonl").write_bytes(jsonl(GOOD))
+    for create in (
+        lambda: import_contexts(any_db, tmp_path / "val.jsonl"),
+        lambda: add_annotator(any_db, "anna"),
+    ):
+        barrier = Barrier(6)
+
+        def racer(create=create, barrier=barrier):  # type: ignore[no-untyped-def]
+            barrier.wait()
+            try:
+                create()
+                return "ok"
+            except UserError as exc:
+                return str(exc)
+
+        with ThreadPoolExecutor(6) as pool:
+            outcomes = list(pool.map(lambda _: racer(), range(6)))
+        assert outcomes.count("ok") >= 1, outcomes
+        for o in outcomes:  # a later import of the same file is fine; a second "anna" is not
+            assert o == "ok" or "at the same moment" in o or "exists" in o, o

@@ -7,9 +7,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from evaltool import db
-from evaltool.contexts import BUILTIN_DATASET, builtin_path, read_contexts
-from evaltool.schema import Context
+from evaltool.storage import db
+from evaltool.storage.contexts import BUILTIN_DATASET, builtin_path, read_contexts
+from evaltool.storage.schema import Context
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from evaltool import db
-from evaltool.schema import Annotator, Label
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator, Label
 
-from .conftest import _free_port
-from .test_browser import browser, label_items, open_link, serve  # noqa: F401 - fixture
+from .conftest import _free_port, serve
+from .test_browser import browser, label_items, open_link  # noqa: F401 - fixture
 
 
 @pytest.mark.slow

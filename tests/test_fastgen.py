@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from evaltool import engines as E
-from evaltool import fastgen, logits
-from evaltool.contexts import builtin_path, read_contexts
 from evaltool.errors import UserError
-from evaltool.generate import context_key
-from evaltool.prompting import RuDialoGPTFormat
+from evaltool.generation import engines as E
+from evaltool.generation import fastloop as fastgen
+from evaltool.generation import logits
+from evaltool.generation.prompting import RuDialoGPTFormat
+from evaltool.generation.settings import context_key
+from evaltool.storage.contexts import builtin_path, read_contexts
 
 CONTEXTS = [
     ["привет"],
@@ -163,7 +164,7 @@ def test_processors_equal_transformers_processors() -> None:
 def test_engine_choice(loaded) -> None:
     assert fastgen.choose("auto", loaded).name == "fast"
     assert fastgen.choose("hf", loaded, "transformers").name == "hf"
-    with pytest.raises(UserError, match="--engine nope"):
+    with pytest.raises(UserError, match="engine: .nope.: use auto, fast or hf"):
         fastgen.choose("nope", loaded)
     with pytest.raises(UserError, match="card's decoding rule runs only in evaltool's GPT-2 loop"):
         fastgen.choose("hf", loaded, "card")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from evaltool import db
-from evaltool import generate as gen
-from evaltool.schema import Response, System
+from evaltool.generation import run as gen
+from evaltool.storage import db
+from evaltool.storage.schema import Response, System
 
 
 @pytest.fixture
@@ -206,15 +206,15 @@ def test_unknown_hub_model_offline_is_one_line(shipped, tmp_path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert "tinkoff-ai/ruDialoGPT-small is not in the local Hugging Face cache" in proc.stderr
-    assert "HF_HUB_OFFLINE is set" in proc.stderr and "--model /path/to/folder" in proc.stderr
+    assert "HF_HUB_OFFLINE is set" in proc.stderr and "give a local model folder" in proc.stderr
 
 
 def test_bad_flags_are_user_errors(run_cli, shipped, tiny_model) -> None:
     cases = [
         (["--num-return-sequences", "5", "--no-sample"], "cannot exceed num_beams"),
         (["--batch-size", "0"], "--batch-size must be 1 or more"),
-        (["--device", "cuda:7"], "--device cuda:7"),
-        (["--engine", "nope"], "--engine nope"),
+        (["--device", "cuda:7"], "--device: cuda:7: no CUDA device"),
+        (["--engine", "nope"], "--engine: 'nope': use auto, fast or hf"),
         (["--limit", "0"], "--limit must be 1 or more"),
         (["--dataset", "nope"], "no dataset 'nope'"),
         (["--system", "x", "--model", "y"], "--system names one system"),

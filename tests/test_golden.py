@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import torch
 
-from evaltool import engines as E
-from evaltool import fastgen
-from evaltool.prompting import RuDialoGPTFormat
+from evaltool.generation import engines as E
+from evaltool.generation import fastloop as fastgen
+from evaltool.generation.prompting import RuDialoGPTFormat
 from tests.golden import make_golden, tiny
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from evaltool.generate import context_key
-from evaltool.noise import Draws, gumbel
+from evaltool.generation.noise import Draws, gumbel
+from evaltool.generation.settings import context_key
 
 
 def test_gumbel_noise_has_the_gumbel_distribution() -> None:

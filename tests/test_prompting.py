@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaltool.prompting import FIRST, SECOND, RuDialoGPTFormat
+from evaltool.generation.prompting import FIRST, SECOND, RuDialoGPTFormat
 
 from .conftest import build_tokenizer
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from evaltool import db
 from evaltool.demo import simulate_labels
+from evaltool.storage import db
 
-from .conftest import _free_port, make_tiny_model
-from .test_browser import serve
+from .conftest import _free_port, make_tiny_model, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_IN_README = "postgresql://evaltool@127.0.0.1:5432/evaltool"

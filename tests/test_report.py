@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evaltool import db
-from evaltool.schema import Annotator
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator
 
 CONTEXTS = [{"id": f"c{i}", "turns": [f"реплика {i}"], "reference": f"ответ {i}"} for i in range(6)]
 
@@ -251,3 +251,9 @@ def test_systems_without_shared_contexts_get_no_comparison(run_cli, project: Pat
         "no shared contexts: no paired comparison"
         in (project / "reports/val/report.md").read_text()
     )
+
+
+def test_export_to_a_missing_folder_is_one_line(run_cli, project: Path) -> None:
+    result = run_cli("export", "responses", "--out", "nowhere/responses.csv")
+    assert result.exit_code == 2
+    assert result.stderr == "error: --out: folder nowhere does not exist; create it first\n"

@@ -7,13 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from evaltool import stats as st
+from evaltool.reporting import stats
 
 NAN = np.nan
 
 
 def test_majority_tie_is_no() -> None:
-    assert st.majority(np.array([2, 1, 1, 3, 0]), np.array([3, 2, 1, 5, 2])).tolist() == [
+    assert stats.majority(np.array([2, 1, 1, 3, 0]), np.array([3, 2, 1, 5, 2])).tolist() == [
         True,
         False,
         True,
@@ -24,7 +24,7 @@ def test_majority_tie_is_no() -> None:
 
 def test_not_sensible_means_not_specific() -> None:
     # 3 raters: sensible 1/3 (no), specific 2/3 counted raw would say yes, but the item is not
-    sensible, specific = st.item_votes(
+    sensible, specific = stats.item_votes(
         np.array([1, 2, 3]), np.array([2, 2, 1]), np.array([3, 3, 3])
     )
     assert sensible.tolist() == [False, True, True]
@@ -35,7 +35,7 @@ def test_point_estimates_by_hand() -> None:
     # system A on 4 contexts: S+P, S, -, S+P -> sens 3/4, spec 2/4, SSA 5/8
     # system B: -, S, S+P, (absent) -> sens 2/3, spec 1/3; shared contexts 0..2
     table = np.array([[2, 0], [1, 1], [0, 2], [2, -1]])
-    ivs, diffs = st.context_bootstrap(
+    ivs, diffs = stats.context_bootstrap(
         table, [(0, 1)], resamples=1000, seed=1, confidence=0.9, method="percentile"
     )
     assert ivs[0]["sensibleness"].estimate == pytest.approx(0.75)
@@ -52,9 +52,9 @@ def test_ci_reproducible_with_seed_and_changes_with_seed() -> None:
     rng = np.random.default_rng(3)
     table = rng.integers(0, 3, size=(200, 2))
     kw = dict(resamples=2000, confidence=0.95, method="bca")
-    a = st.context_bootstrap(table, [(0, 1)], seed=7, **kw)
-    b = st.context_bootstrap(table, [(0, 1)], seed=7, **kw)
-    c = st.context_bootstrap(table, [(0, 1)], seed=8, **kw)
+    a = stats.context_bootstrap(table, [(0, 1)], seed=7, **kw)
+    b = stats.context_bootstrap(table, [(0, 1)], seed=7, **kw)
+    c = stats.context_bootstrap(table, [(0, 1)], seed=8, **kw)
     assert a == b
     assert a != c
 
@@ -65,7 +65,7 @@ def test_ci_matches_scipy_on_raw_items() -> None:
 
     rng = np.random.default_rng(5)
     codes = rng.integers(0, 3, size=300)
-    ivs, _ = st.context_bootstrap(
+    ivs, _ = stats.context_bootstrap(
         codes[:, None], [], resamples=3000, seed=11, confidence=0.95, method="percentile"
     )
     res = sps.bootstrap(
@@ -85,7 +85,7 @@ def test_coverage_of_the_interval_is_honest() -> None:
     truth, hits, runs = 0.7, 0, 200
     for i in range(runs):
         codes = (rng.random(150) < truth).astype(np.int8)
-        ivs, _ = st.context_bootstrap(
+        ivs, _ = stats.context_bootstrap(
             codes[:, None], [], resamples=1000, seed=i, confidence=0.9, method="percentile"
         )
         hits += ivs[0]["sensibleness"].low <= truth <= ivs[0]["sensibleness"].high
@@ -97,7 +97,7 @@ def test_paired_bootstrap_detects_real_difference_not_null() -> None:
     n = 300
     better = np.where(rng.random(n) < 0.75, 2, 0)
     worse = np.where(rng.random(n) < 0.55, 2, 0)
-    _, diffs = st.context_bootstrap(
+    _, diffs = stats.context_bootstrap(
         np.stack([better, worse], 1),
         [(0, 1)],
         resamples=4000,
@@ -109,7 +109,7 @@ def test_paired_bootstrap_detects_real_difference_not_null() -> None:
     assert d.low > 0 and d.share_at_or_below_zero < 0.01
     same = np.where(rng.random(n) < 0.6, 2, 0)
     twin = np.where(rng.random(n) < 0.6, 2, 0)
-    _, diffs = st.context_bootstrap(
+    _, diffs = stats.context_bootstrap(
         np.stack([same, twin], 1), [(0, 1)], resamples=4000, seed=0, confidence=0.95, method="bca"
     )
     d = diffs[0]["ssa"]
@@ -117,11 +117,11 @@ def test_paired_bootstrap_detects_real_difference_not_null() -> None:
 
 
 def test_single_context_and_no_variation() -> None:
-    ivs, _ = st.context_bootstrap(
+    ivs, _ = stats.context_bootstrap(
         np.array([[2]]), [], resamples=1000, seed=0, confidence=0.95, method="bca"
     )
     assert ivs[0]["ssa"].low is None and "one context" in ivs[0]["ssa"].note
-    ivs, _ = st.context_bootstrap(
+    ivs, _ = stats.context_bootstrap(
         np.full((20, 1), 2), [], resamples=1000, seed=0, confidence=0.95, method="bca"
     )
     assert ivs[0]["ssa"].estimate == ivs[0]["ssa"].low == ivs[0]["ssa"].high == 1.0
@@ -150,12 +150,12 @@ def test_krippendorff_alpha_textbook_and_independent() -> None:
             [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, NAN],
         ]
     ).T
-    assert st.krippendorff_alpha_nominal(data) == pytest.approx(0.743, abs=5e-4)
+    assert stats.krippendorff_alpha_nominal(data) == pytest.approx(0.743, abs=5e-4)
     rng = np.random.default_rng(2)
     for _ in range(5):
         m = rng.integers(0, 2, size=(30, 5)).astype(float)
         m[rng.random(m.shape) < 0.3] = NAN
-        assert st.krippendorff_alpha_nominal(m) == pytest.approx(_alpha_by_pairs(m))
+        assert stats.krippendorff_alpha_nominal(m) == pytest.approx(_alpha_by_pairs(m))
 
 
 def test_fleiss_kappa_textbook() -> None:
@@ -175,13 +175,13 @@ def test_fleiss_kappa_textbook() -> None:
         ]
     )
     matrix = np.array([np.repeat(np.arange(5), row) for row in counts], dtype=float)
-    assert st.fleiss_kappa(matrix) == pytest.approx(0.210, abs=1e-3)
+    assert stats.fleiss_kappa(matrix) == pytest.approx(0.210, abs=1e-3)
 
 
 def test_agreement_edge_cases() -> None:
     same = np.ones((5, 3))
-    assert st.raw_agreement(same) == 1.0
-    assert st.krippendorff_alpha_nominal(same) is None  # no disagreement is expected
+    assert stats.raw_agreement(same) == 1.0
+    assert stats.krippendorff_alpha_nominal(same) is None  # no disagreement is expected
     ragged = np.array([[1, 1, NAN], [0, 1, 1]])
-    assert st.fleiss_kappa(ragged) is None
-    assert st.raw_agreement(np.array([[1, NAN], [0, NAN]])) is None
+    assert stats.fleiss_kappa(ragged) is None
+    assert stats.raw_agreement(np.array([[1, NAN], [0, NAN]])) is None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evaltool import db
-from evaltool.schema import Annotator, Context, Dataset, Label, Response, System
-from evaltool.status import collect_status
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator, Context, Dataset, Label, Response, System
+from evaltool.storage.status import collect_status
 
 
 def test_status_counts(any_db) -> None:  # type: ignore[no-untyped-def]

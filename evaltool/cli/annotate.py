@@ -1,0 +1,102 @@
+"""``evaltool annotate`` serves the labelling page; ``assign`` sets how labels are collected."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import resources
+
+import click
+
+from evaltool.cli.common import db_option, link_options
+
+
+@click.command()
+@link_options
+@db_option
+def annotate(host: str, port: int, db_url: str | None) -> None:
+    """Serve the annotation page (Streamlit, headless) and print its address."""
+    from evaltool.storage import db
+
+    url = db.resolve_url(db_url)
+    db.connect(url)  # fail here, in one line, when the database is missing or old
+    app = resources.files("annotate_app") / "app.py"
+    click.echo(f"annotation page: http://{host}:{port}/  (database {url}); Ctrl-C stops it")
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+    env = {**os.environ, "EVALTOOL_DB": url}
+    sys.stdout.flush()
+    # Become the Streamlit server: SIGTERM and SIGINT then reach it directly, and no server is
+    # left behind when this process is stopped.
+    os.execve(sys.executable, cmd, env)
+
+
+@click.command()
+@click.option("--overlap", type=int, default=None, help="Labels per response, k [3].")
+@click.option(
+    "--lease-minutes", type=float, default=None, help="Minutes an item stays leased [15]."
+)
+@click.option("--gold-rate", type=float, default=None, help="Share of gold items mixed in [0.1].")
+@click.option(
+    "--gold-threshold", type=float, default=None, help="Gold accuracy below this flags [0.7]."
+)
+@click.option("--gold-min-items", type=int, default=None, help="Gold items before flagging [5].")
+@click.option(
+    "--stop-flagged/--keep-flagged",
+    default=None,
+    help="Stop flagged annotators from labelling [keep].",
+)
+@db_option
+def assign(
+    overlap: int | None,
+    lease_minutes: float | None,
+    gold_rate: float | None,
+    gold_threshold: float | None,
+    gold_min_items: int | None,
+    stop_flagged: bool | None,
+    db_url: str | None,
+) -> None:
+    """Set how labels are collected (overlap k, leases, gold checks) and show the pool."""
+    from evaltool.storage import db
+    from evaltool.storage.project import save_settings
+    from evaltool.storage.status import collect_status
+
+    engine = db.connect(db_url)
+    with db.session_scope(engine) as s:
+        new = save_settings(
+            s,
+            overlap=overlap,
+            lease_minutes=lease_minutes,
+            gold_rate=gold_rate,
+            gold_threshold=gold_threshold,
+            gold_min_items=gold_min_items,
+            stop_flagged=stop_flagged,
+        )
+    click.echo(
+        f"overlap k={new.overlap}, lease {new.lease_minutes:g} min, gold rate "
+        f"{new.gold_rate:g}, flag below {new.gold_threshold:g} after {new.gold_min_items} "
+        f"gold items, flagged annotators {'stopped' if new.stop_flagged else 'kept'}"
+    )
+    counts = collect_status(engine)
+    total = sum(done + short for _, _, done, short in counts.labels_by_system)
+    short = sum(s for *_, s in counts.labels_by_system)
+    click.echo(f"{total} items (rank 0) in the pool, {short} still need labels")

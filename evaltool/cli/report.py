@@ -1,0 +1,69 @@
+"""``evaltool report``: the SSA table with intervals, comparisons and agreement."""
+
+from __future__ import annotations
+
+import click
+
+from evaltool.cli.common import dataset_option, db_option
+
+
+@click.command()
+@dataset_option
+@click.option(
+    "--out", default=None, metavar="FOLDER", help="Output folder (default: reports/DATASET)."
+)
+@click.option(
+    "--resamples",
+    type=int,
+    default=10_000,
+    show_default=True,
+    help="Bootstrap resamples (at least 1000).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option(
+    "--confidence",
+    type=float,
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the intervals.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["bca", "percentile"]),
+    default="bca",
+    show_default=True,
+    help="Bootstrap interval method.",
+)
+@click.option(
+    "--min-labels",
+    type=int,
+    default=None,
+    help="Leave out items with fewer labels (default: the project overlap k).",
+)
+@db_option
+def report(
+    dataset: str | None,
+    out: str | None,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    method: str,
+    min_labels: int | None,
+    db_url: str | None,
+) -> None:
+    """Write the SSA table with bootstrap CIs, comparisons and agreement (md, json, png, csv)."""
+    from pathlib import Path
+
+    from evaltool.reporting.aggregate import ReportSettings, build_report
+    from evaltool.reporting.render import write_report
+    from evaltool.storage import db
+
+    settings = ReportSettings(resamples, seed, confidence, method, min_labels)
+    data, items = build_report(db.connect(db_url), dataset, settings)
+    folder = Path(out) if out else Path("reports") / data["dataset"]
+    for path in write_report(data, items, folder):
+        click.echo(str(path))
+    for s in data["systems"]:
+        ssa = s["ssa"]
+        value = "no items with enough labels" if ssa is None else f"SSA {ssa['estimate']:.3f}"
+        click.echo(f"  {s['name']}: {value} ({s['items']} items, {s['labels']} labels)")

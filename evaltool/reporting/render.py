@@ -1,0 +1,235 @@
+"""Writing a report: report.md, report.json, ssa.png and items.csv in one folder.
+
+Files are written to a temporary folder first and moved into place, so a failed report never
+leaves a half-written set behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaltool.errors import UserError
+from evaltool.storage.systems import BASELINE_PURPOSE
+
+LABELS = {"sensibleness": "Sensibleness", "specificity": "Specificity", "ssa": "SSA"}
+AGREEMENT_HELP = {
+    "Raw agreement": "share of rater pairs that gave an item the same answer (1 = always)",
+    "Krippendorff's alpha": "agreement beyond chance, allowing for missing labels: 1 perfect, "
+    "0 chance level, below 0 systematic disagreement; about 0.67 or more is usually wanted",
+    "Fleiss' kappa": "agreement beyond chance when every item has the same number of labels "
+    "(same scale as alpha)",
+}
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _cell(m: dict[str, Any] | None) -> str:
+    if m is None:
+        return "n/a"
+    if m["ci_low"] is None:
+        return f"{m['estimate']:.3f}"
+    return f"{m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+
+
+def _comparison_sentence(c: dict[str, Any], confidence: float) -> str:
+    if c.get("ssa") is None:
+        return f"- **{c['a']}** vs **{c['b']}**: {c['note']}."
+    d = c["ssa"]
+    head = (
+        f"- **{c['a']} minus {c['b']}** on {c['shared_contexts']} shared contexts: "
+        f"SSA {d['difference']:+.3f}"
+    )
+    if d["ci_low"] is None:
+        return head + " (one shared context: no interval)."
+    share = d["share_at_or_below_zero"]
+    if d["ci_low"] > 0:
+        verdict = f"{c['a']} is better; the {confidence:.0%} interval excludes zero"
+    elif d["ci_high"] < 0:
+        verdict = f"{c['b']} is better; the {confidence:.0%} interval excludes zero"
+    else:
+        verdict = "the interval includes zero: these labels cannot tell the two apart"
+    parts = [
+        f"{LABELS[m].lower()} {c[m]['difference']:+.3f} "
+        f"[{c[m]['ci_low']:+.3f}, {c[m]['ci_high']:+.3f}]"
+        for m in ("sensibleness", "specificity")
+    ]
+    return (
+        f"{head} ({confidence:.0%} CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}; "
+        f"{'; '.join(parts)}). {share:.1%} of resamples are at or below zero: {verdict}."
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: table, comparisons, agreement, exclusions, settings."""
+    out = [f"# SSA report: {report['dataset']}", ""]
+    if report["simulated"]:
+        out += [
+            "> **SIMULATED LABELS.** These labels come from simulated annotators "
+            "(`evaltool demo --simulate-labels`), not people. The numbers show what the "
+            "report looks like; they say nothing about the systems.",
+            "",
+        ]
+    out += _tables(report)
+    out += ["", "## Comparisons", ""]
+    confidence = report["settings"]["confidence"]
+    comps = [_comparison_sentence(c, confidence) for c in report["comparisons"]]
+    out += comps or ["- Fewer than two systems."]
+    out += _agreement_section(report["agreement"])
+    out += _exclusions(report)
+    out += ["", f"evaltool {report['evaltool_version']}, {report['generated_at']}."]
+    return "\n".join(out) + "\n"
+
+
+def _tables(report: dict[str, Any]) -> list[str]:
+    """The SSA table with intervals, then the label-level rates."""
+    conf = report["settings"]
+    out = [
+        f"Item-level scores: each response's label is the majority vote of its raters (a tie "
+        f"counts as no; not sensible means not specific). Brackets: {conf['confidence']:.0%} "
+        f"bootstrap confidence intervals ({conf['method']}, {conf['resamples']} resamples over "
+        f"contexts, seed {conf['seed']}). Items need at least {conf['min_labels']} labels.",
+        "",
+        "| system | kind | decoding | contexts | items | labels | sensibleness | specificity "
+        "| SSA |",
+        "|---|---|---|---:|---:|---:|---|---|---|",
+    ]
+    for s in report["systems"]:
+        out.append(
+            f"| {s['name']} | {s['kind']} | {s.get('decoding') or '-'} | {s['contexts']} | "
+            f"{s['items']} | {s['labels']} | {_cell(s['sensibleness'])} | "
+            f"{_cell(s['specificity'])} | {_cell(s['ssa'])} |"
+        )
+    out += [
+        "",
+        "Label-level rates (every label counted, no vote):",
+        "",
+        "| system | sensibleness | specificity | SSA |",
+        "|---|---:|---:|---:|",
+    ]
+    for s in report["systems"]:
+        ll = s["label_level"] or {}
+        out.append(
+            f"| {s['name']} | {_num(ll.get('sensibleness'))} | "
+            f"{_num(ll.get('specificity'))} | {_num(ll.get('ssa'))} |"
+        )
+    notes = [f"- {s['name']}: {s['note']}" for s in report["systems"] if s.get("note")]
+    return out + (["", *notes] if notes else [])
+
+
+def _agreement_section(agreement: dict[str, dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "## Rater agreement",
+        "",
+        "| question | items | labels | raw agreement | Krippendorff's alpha | Fleiss' kappa |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for q, a in agreement.items():
+        out.append(
+            f"| {q} | {a['items']} | {a['labels']} | {_num(a['raw_agreement'])} | "
+            f"{_num(a['krippendorff_alpha'])} | {_num(a['fleiss_kappa'])} |"
+        )
+    out += ["", *(f"- *{k}*: {v}." for k, v in AGREEMENT_HELP.items())]
+    out.append(
+        "- n/a: undefined here (all labels alike, or items with different label counts "
+        "for kappa). Specificity is counted as stored: no when not sensible."
+    )
+    return out
+
+
+def _exclusions(report: dict[str, Any]) -> list[str]:
+    ex, min_labels = report["exclusions"], report["settings"]["min_labels"]
+    out = [
+        "",
+        "## Exclusions",
+        "",
+        f"- Annotators flagged by gold checks: {len(ex['flagged_annotators'])} "
+        f"({', '.join(ex['flagged_annotators']) or 'none'}); their "
+        f"{ex['labels_from_flagged']} labels were removed.",
+        f"- Items with fewer than {min_labels} labels left out: "
+        f"{ex['items_below_min_labels']} ({ex['labels_on_those_items']} labels).",
+    ]
+    baselines = [s["name"] for s in report["systems"] if s["kind"] == "baseline"]
+    if baselines:
+        out += ["", "## Baselines", ""]
+        out += [f"- {b}: {BASELINE_PURPOSE.get(b, 'a fixed rule')}." for b in baselines]
+    return out + [f"- {n}" for n in report["notes"]]
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Bar chart of the three metrics per system with CI error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = [s for s in report["systems"] if s["ssa"] is not None]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(systems) + 2), 3.6))
+    width = 0.26
+    for i, metric in enumerate(LABELS):
+        xs = [j + (i - 1) * width for j in range(len(systems))]
+        est = [s[metric]["estimate"] for s in systems]
+        err = [
+            [
+                max(0.0, s[metric]["estimate"] - (s[metric]["ci_low"] or s[metric]["estimate"]))
+                for s in systems
+            ],
+            [
+                max(0.0, (s[metric]["ci_high"] or s[metric]["estimate"]) - s[metric]["estimate"])
+                for s in systems
+            ],
+        ]
+        ax.bar(xs, est, width, yerr=err, capsize=3, label=LABELS[metric])
+    ax.set_xticks(range(len(systems)), [s["name"] for s in systems], rotation=15, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of items")
+    title = f"SSA on {report['dataset']} ({report['settings']['confidence']:.0%} CI)"
+    ax.set_title(title + (" — SIMULATED" if report["simulated"] else ""))
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(report: dict[str, Any], items: pd.DataFrame, out: Path) -> list[Path]:
+    """Write the four files into ``out`` atomically (temp folder, then rename into place)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a folder; choose another", field="out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
+    try:
+        (tmp / "report.md").write_text(markdown(report), encoding="utf-8")
+        (tmp / "report.json").write_text(
+            json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        plot(report, tmp / "ssa.png")
+        cols = [
+            "context",
+            "name",
+            "labels",
+            "n_sensible",
+            "n_specific",
+            "sensible",
+            "specific",
+            "included",
+        ]
+        frame = items[cols].rename(columns={"context": "context_id", "name": "system"})
+        frame.sort_values(["system", "context_id"]).to_csv(tmp / "items.csv", index=False)
+        out.mkdir(exist_ok=True)
+        written = []
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+            written.append(out / f.name)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,265 @@
+"""Pure statistics on arrays: majority votes, bootstrap CIs over contexts, rater agreement.
+
+Nothing here touches the database; ``evaltool.report`` feeds these functions arrays.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+METRICS = ("sensibleness", "specificity", "ssa")
+# Resampled context indices held in memory at once (scipy evaluates the statistic in batches).
+BOOTSTRAP_BATCH_ELEMENTS = 4_000_000
+
+
+def majority(yes: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """True where more than half of ``n`` labels said yes; a tie is no (docs/protocol.md).
+
+    >>> majority(np.array([2, 1, 2, 0]), np.array([3, 2, 4, 1])).tolist()
+    [True, False, False, False]
+    """
+    return 2 * np.asarray(yes) > np.asarray(n)
+
+
+def item_votes(
+    n_sensible: np.ndarray, n_specific: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item-level (sensible, specific) votes; an item not voted sensible is not specific.
+
+    >>> s, p = item_votes(np.array([1, 3]), np.array([1, 2]), np.array([3, 3]))
+    >>> s.tolist(), p.tolist()
+    ([False, True], [False, True])
+    """
+    sensible = majority(n_sensible, n)
+    return sensible, sensible & majority(n_specific, n)
+
+
+def outcome_codes(sensible: np.ndarray, specific: np.ndarray) -> np.ndarray:
+    """One small code per item: 0 not sensible, 1 sensible only, 2 sensible and specific.
+
+    >>> outcome_codes(np.array([False, True, True]), np.array([False, False, True])).tolist()
+    [0, 1, 2]
+    """
+    sensible = np.asarray(sensible, dtype=bool)
+    return (sensible.astype(np.int8) + (sensible & np.asarray(specific, dtype=bool))).astype(
+        np.int8
+    )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its confidence interval; bounds are None when undefined."""
+
+    estimate: float
+    low: float | None
+    high: float | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference (A minus B) with its CI and the share of resamples at or below 0."""
+
+    difference: float
+    low: float | None
+    high: float | None
+    share_at_or_below_zero: float | None
+
+
+def _batched_bincount(x: np.ndarray, size: int) -> np.ndarray:
+    """Counts of 0..size-1 along the last axis, for every leading index at once."""
+    lead = x.shape[:-1]
+    rows = int(np.prod(lead)) if lead else 1
+    offsets = (np.arange(rows, dtype=np.int64) * size).reshape(*lead, 1) if lead else 0
+    flat = (x + offsets).ravel()
+    return np.bincount(flat, minlength=rows * size).reshape(*lead, size)
+
+
+def _design(rows: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator weights per distinct context pattern and output.
+
+    ``rows`` are distinct patterns (one outcome code per system, -1 when absent). Outputs are
+    3 metrics per system, then 3 differences per pair; each is sum(num) / sum(den).
+    """
+    sens, spec, present = rows >= 1, rows == 2, rows >= 0
+    num, den = [], []
+    for i in range(rows.shape[1]):
+        for value in (sens[:, i], spec[:, i], (sens[:, i].astype(float) + spec[:, i]) / 2):
+            num.append(value.astype(float))
+            den.append(present[:, i].astype(float))
+    for a, b in pairs:
+        both = (present[:, a] & present[:, b]).astype(float)
+        ds = (sens[:, a].astype(float) - sens[:, b]) * both
+        dp = (spec[:, a].astype(float) - spec[:, b]) * both
+        for value in (ds, dp, (ds + dp) / 2):
+            num.append(value)
+            den.append(both)
+    return np.stack(num, axis=1), np.stack(den, axis=1)
+
+
+def context_bootstrap(
+    table: np.ndarray,
+    pairs: list[tuple[int, int]],
+    *,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    method: str,
+) -> tuple[list[dict[str, Interval]], list[dict[str, Difference]]]:
+    """CIs for every system's metrics and every pair's differences from one bootstrap.
+
+    ``table`` is contexts x systems of ``outcome_codes`` (-1: no item there). Contexts are
+    resampled with replacement, each carrying all its items; every system's rates and every
+    pair's differences (over shared contexts) are computed from the same resamples. Contexts
+    with the same pattern are counted, not copied, which keeps 10,000 x 10,000 fast.
+
+    >>> t = np.array([[2, 0], [1, 1], [2, 2], [0, 0]])
+    >>> ivs, diffs = context_bootstrap(t, [(0, 1)], resamples=1000, seed=0,
+    ...                                confidence=0.95, method="percentile")
+    >>> ivs[0]["ssa"].estimate, ivs[1]["ssa"].estimate, diffs[0]["ssa"].difference
+    (0.625, 0.375, 0.25)
+    """
+    table = np.asarray(table, dtype=np.int8)
+    patterns, inverse = np.unique(table, axis=0, return_inverse=True)
+    num, den = _design(patterns, pairs)
+    size = len(patterns)
+
+    def statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
+        counts = _batched_bincount(np.moveaxis(x, axis, -1), size).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (counts @ num) / (counts @ den)
+        return np.moveaxis(out, -1, 0)
+
+    index = inverse.reshape(-1).astype(np.int64)
+    point = statistic(index)
+    low = high = dist = None
+    if len(index) >= 2:
+        low, high, dist = _resample(index, statistic, resamples, seed, confidence, method)
+    k = table.shape[1]
+    systems = [
+        {m: _interval(point[3 * i + j], low, high, dist, 3 * i + j) for j, m in enumerate(METRICS)}
+        for i in range(k)
+    ]
+    diffs: list[dict[str, Difference]] = []
+    for p in range(len(pairs)):
+        d = {}
+        for j, m in enumerate(METRICS):
+            o = 3 * k + 3 * p + j
+            iv = _interval(point[o], low, high, dist, o)
+            share = None if iv.low is None or dist is None else float(np.mean(dist[o] <= 0))
+            d[m] = Difference(iv.estimate, iv.low, iv.high, share)
+        diffs.append(d)
+    return systems, diffs
+
+
+def _resample(
+    index: np.ndarray,
+    statistic: Any,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scipy's bootstrap over contexts: (lows, highs, bootstrap distribution)."""
+    with warnings.catch_warnings():  # degenerate data: reported as "no variation" later
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        res = sps.bootstrap(
+            (index,),
+            statistic,
+            vectorized=True,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="BCa" if method == "bca" else "percentile",
+            random_state=np.random.default_rng(seed),
+            batch=max(1, BOOTSTRAP_BATCH_ELEMENTS // len(index)),
+        )
+    low, high = res.confidence_interval
+    return low, high, res.bootstrap_distribution
+
+
+def _interval(estimate: float, low: Any, high: Any, dist: Any, o: int) -> Interval:
+    if low is None:
+        return Interval(float(estimate), None, None, "one context: no confidence interval")
+    if np.isnan(dist[o]).any():
+        return Interval(float(estimate), None, None, "too few contexts for an interval")
+    lo, hi = low[o], high[o]
+    if np.isnan(lo) or np.isnan(hi):  # BCa is undefined when the resamples never vary
+        return Interval(
+            float(estimate), float(estimate), float(estimate), "no variation in the resamples"
+        )
+    return Interval(float(estimate), float(lo), float(hi))
+
+
+def _category_counts(matrix: np.ndarray) -> np.ndarray:
+    """Items x categories: how many raters gave each item each value (NaN: no label)."""
+    m = np.asarray(matrix, dtype=float)
+    values = np.unique(m[~np.isnan(m)])
+    return (
+        np.stack([(m == v).sum(axis=1) for v in values], axis=1)
+        if len(values)
+        else np.zeros((len(m), 0))
+    )
+
+
+def raw_agreement(matrix: np.ndarray) -> float | None:
+    """Mean share of agreeing rater pairs per item, over items with 2+ labels.
+
+    ``matrix`` is items x raters with NaN for no label.
+    >>> raw_agreement(np.array([[1, 1, 0], [0, 0, np.nan]]))
+    0.6666666666666666
+    """
+    counts = _category_counts(matrix)
+    k = counts.sum(axis=1)
+    ok = k >= 2
+    if not ok.any():
+        return None
+    shares = (counts[ok] * (counts[ok] - 1)).sum(axis=1) / (k[ok] * (k[ok] - 1))
+    return float(shares.mean())
+
+
+def krippendorff_alpha_nominal(matrix: np.ndarray) -> float | None:
+    """Krippendorff's alpha for nominal data; items x raters, NaN for missing.
+
+    Uses the coincidence matrix; None when undefined (fewer than 2 pairable values, or every
+    value the same, so no disagreement is expected).
+    """
+    counts = _category_counts(matrix)
+    k = counts.sum(axis=1)
+    ok = k >= 2
+    counts, k = counts[ok], k[ok]
+    if len(counts) == 0:
+        return None
+    weighted = counts / (k - 1)[:, None]
+    coincidence = weighted.T @ counts - np.diag(weighted.sum(axis=0))
+    total = coincidence.sum()
+    marginals = coincidence.sum(axis=0)
+    expected = (total**2 - (marginals**2).sum()) / (total * (total - 1))
+    if total <= 1 or expected == 0:
+        return None
+    observed = (total - np.trace(coincidence)) / total
+    return float(1 - observed / expected)
+
+
+def fleiss_kappa(matrix: np.ndarray) -> float | None:
+    """Fleiss' kappa; only defined when every item has the same number of labels (>= 2).
+
+    ``matrix`` is items x raters with NaN for no label; returns None when undefined.
+    """
+    m = np.asarray(matrix, dtype=float)
+    per_item = (~np.isnan(m)).sum(axis=1)
+    if len(per_item) == 0 or per_item.min() != per_item.max() or per_item[0] < 2:
+        return None
+    k = int(per_item[0])
+    counts = _category_counts(m)
+    p_j = counts.sum(axis=0) / counts.sum()
+    p_i = ((counts * (counts - 1)).sum(axis=1)) / (k * (k - 1))
+    p_bar, p_e = p_i.mean(), (p_j**2).sum()
+    if p_e == 1:
+        return None
+    return float((p_bar - p_e) / (1 - p_e))

@@ -1,0 +1,182 @@
+"""Importing responses and labels made elsewhere (another tool, a crowdsourcing platform).
+
+Same rules as the validation-set import: the whole file is checked first, any problem is one
+line naming file, line and field, and nothing is written unless everything is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from evaltool.errors import UserError
+from evaltool.storage.contexts import resolve_dataset
+from evaltool.storage.db import created_once, session_scope
+from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
+from evaltool.storage.schema import (
+    NAME_LENGTH,
+    Annotator,
+    Context,
+    Label,
+    Response,
+    System,
+    check_name,
+)
+from evaltool.storage.systems import SystemSpec, register
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did."""
+
+    added: int
+    unchanged: int
+    note: str = ""
+
+
+def _contexts(session: Session, dataset: str | None) -> dict[str, int]:
+    ds = resolve_dataset(session, dataset)
+    rows = session.execute(
+        select(Context.external_id, Context.id).where(Context.dataset_id == ds.id)
+    )
+    return {ext: i for ext, i in rows}
+
+
+def _context_id(path: Path, rec: Record, contexts: dict[str, int]) -> int:
+    key = require_str(path, rec, "context_id").strip()
+    if key not in contexts:
+        raise UserError(f"{path}:{rec.line}: unknown context_id {key!r} in this dataset")
+    return contexts[key]
+
+
+def import_responses(
+    engine: Engine, path: str | Path, system: str, dataset: str | None = None
+) -> Imported:
+    """Import ``context_id``/``response`` rows (optional ``rank``, default 0) as a system of
+    kind ``imported``; rows already stored identically are skipped."""
+    path = Path(path)
+    records = read_records(path)
+    system = check_name("system", system, field="system")
+    with created_once(f"system {system!r}"), session_scope(engine) as s:
+        contexts = _contexts(s, dataset)
+        parsed: dict[tuple[int, int], tuple[int, str]] = {}
+        for rec in records:
+            ctx = _context_id(path, rec, contexts)
+            text = require_str(path, rec, "response", blank_ok=True)
+            try:
+                rank = int(rec.fields.get("rank") or 0)
+            except (TypeError, ValueError):
+                raise UserError(f"{path}:{rec.line}: 'rank' must be a whole number") from None
+            if (ctx, rank) in parsed:
+                first = parsed[(ctx, rank)][0]
+                raise UserError(f"{path}:{rec.line}: duplicate context_id (first on line {first})")
+            parsed[(ctx, rank)] = (rec.line, text.strip())
+        system_id = register(s, SystemSpec(system, "imported")).id
+        stored = {
+            (r.context_id, r.rank): r.text
+            for r in s.scalars(select(Response).where(Response.system_id == system_id))
+        }
+        new = []
+        for (ctx, rank), (line, text) in parsed.items():
+            if (ctx, rank) not in stored:
+                meta = {"imported_from": path.name}
+                new.append(
+                    Response(context_id=ctx, system_id=system_id, rank=rank, text=text, meta=meta)
+                )
+            elif stored[(ctx, rank)] != text:
+                raise UserError(
+                    f"{path}:{line}: system {system!r} already has a different "
+                    "response to this context"
+                )
+        s.add_all(new)
+    return Imported(len(new), len(parsed) - len(new))
+
+
+ParsedLabels = dict[tuple[int, str], tuple[int, bool, bool]]
+
+
+def import_labels(engine: Engine, path: str | Path, dataset: str | None = None) -> Imported:
+    """Import ``context_id, system, annotator, sensible, specific`` rows for rank-0 responses.
+
+    Annotators are created as needed, without login tokens. ``specific`` is stored false when
+    ``sensible`` is false (docs/protocol.md); the result says how many rows that changed.
+    """
+    path = Path(path)
+    records = read_records(path)
+    with created_once("the same annotators or labels"), session_scope(engine) as s:
+        parsed, coerced = _parse_labels(s, path, records, dataset)
+        added = _store_labels(s, path, parsed)
+    note = f"{coerced} rows had specific=yes with sensible=no: stored as not specific"
+    return Imported(added, len(parsed) - added, note if coerced else "")
+
+
+def _parse_labels(
+    s: Session, path: Path, records: list[Record], dataset: str | None
+) -> tuple[ParsedLabels, int]:
+    """Check every row; returns (response, annotator) -> (line, sensible, specific) and how
+    many rows said specific without sensible."""
+    contexts = _contexts(s, dataset)
+    systems = dict(s.execute(select(System.name, System.id)).all())
+    rank0 = select(Response.id, Response.context_id, Response.system_id).where(Response.rank == 0)
+    responses = {(c, sy): r for r, c, sy in s.execute(rank0).all()}
+    parsed: ParsedLabels = {}
+    coerced = 0
+    for rec in records:
+        ctx = _context_id(path, rec, contexts)
+        system = require_str(path, rec, "system").strip()
+        if system not in systems:
+            raise UserError(
+                f"{path}:{rec.line}: unknown system {system!r}; "
+                "import its responses first (`evaltool responses import`)"
+            )
+        response = responses.get((ctx, systems[system]))
+        if response is None:
+            raise UserError(
+                f"{path}:{rec.line}: system {system!r} has no response to "
+                f"context {rec.fields.get('context_id')!r}"
+            )
+        annotator = require_str(path, rec, "annotator", max_length=NAME_LENGTH).strip()
+        sensible = parse_bool(path, rec, "sensible")
+        specific = parse_bool(path, rec, "specific", required=bool(sensible))
+        coerced += bool(not sensible and specific)
+        key = (response, annotator)
+        if key in parsed:
+            raise UserError(
+                f"{path}:{rec.line}: annotator {annotator!r} labelled this item "
+                f"already (line {parsed[key][0]})"
+            )
+        parsed[key] = (rec.line, bool(sensible), bool(sensible and specific))
+    return parsed, coerced
+
+
+def _store_labels(s: Session, path: Path, parsed: ParsedLabels) -> int:
+    """Add the labels not stored yet (and annotators without links); returns how many."""
+    annotators = dict(s.execute(select(Annotator.name, Annotator.id)).all())
+    for name in sorted({a for _, a in parsed} - set(annotators)):
+        row = Annotator(name=name, role="annotator", active=False)
+        s.add(row)
+        s.flush()
+        annotators[name] = row.id
+    stored = {(lab.response_id, lab.annotator_id): lab for lab in s.scalars(select(Label))}
+    new = []
+    for (response, name), (line, sensible, specific) in parsed.items():
+        old = stored.get((response, annotators[name]))
+        if old is None:
+            new.append(
+                Label(
+                    response_id=response,
+                    annotator_id=annotators[name],
+                    sensible=sensible,
+                    specific=specific,
+                    source="import",
+                )
+            )
+        elif (old.sensible, old.specific) != (sensible, specific):
+            raise UserError(
+                f"{path}:{line}: annotator {name!r} already has a different label for this item"
+            )
+    s.add_all(new)
+    return len(new)

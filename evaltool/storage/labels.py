@@ -1,0 +1,69 @@
+"""The one way labels leave the database: a frame the report, the export and the admin page share.
+
+Every label is on a rank-0 response (the one annotators judge); each row carries who gave it,
+on which context and system, how long it took, and the gold answers where the item is gold.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evaltool.storage.schema import Annotator, Context, GoldItem, Label, Response, System
+
+COLUMNS = [
+    "label_id",
+    "response_id",
+    "annotator_id",
+    "annotator",
+    "flagged",
+    "sensible",
+    "specific",
+    "seconds",
+    "source",
+    "created_at",
+    "context_id",
+    "context",
+    "system_id",
+    "system",
+    "gold_sensible",
+    "gold_specific",
+]
+
+
+def label_frame(session: Session, dataset_id: int | None = None) -> pd.DataFrame:
+    """Every label (of one dataset, or all), in the order they were given."""
+    query = (
+        select(
+            Label.id,
+            Label.response_id,
+            Label.annotator_id,
+            Annotator.name,
+            Annotator.flagged,
+            Label.sensible,
+            Label.specific,
+            Label.seconds,
+            Label.source,
+            Label.created_at,
+            Context.id,
+            Context.external_id,
+            System.id,
+            System.name,
+            GoldItem.expected_sensible,
+            GoldItem.expected_specific,
+        )
+        .join(Response, Response.id == Label.response_id)
+        .join(Context, Context.id == Response.context_id)
+        .join(System, System.id == Response.system_id)
+        .join(Annotator, Annotator.id == Label.annotator_id)
+        .outerjoin(GoldItem, GoldItem.response_id == Label.response_id)
+        .where(Response.rank == 0)
+        .order_by(Label.id)
+    )
+    if dataset_id is not None:
+        query = query.where(Context.dataset_id == dataset_id)
+    frame = pd.DataFrame([tuple(r) for r in session.execute(query)], columns=COLUMNS)
+    for col in ("sensible", "specific", "flagged"):
+        frame[col] = frame[col].astype(bool)
+    return frame

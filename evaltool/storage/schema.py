@@ -1,0 +1,192 @@
+"""The database schema: every table evaltool reads or writes, as SQLAlchemy 2 ORM classes.
+
+Timestamps are naive UTC (``utcnow()``), so SQLite and PostgreSQL compare them alike.
+Migrations in ``evaltool/migrations`` must match these classes; a test checks that.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from evaltool.errors import UserError
+
+SYSTEM_KINDS = ("model", "baseline", "imported")
+# Longest name or id (datasets, contexts, systems, annotators) every database stores whole.
+NAME_LENGTH = 200
+ROLES = ("annotator", "admin")
+
+
+def check_name(what: str, value: str, field: str | None = None) -> str:
+    """``value`` stripped, or a user error when it is blank or longer than ``NAME_LENGTH``.
+
+    >>> check_name("system", " small ")
+    'small'
+    """
+    value = value.strip()
+    if not value:
+        raise UserError(f"{what} name must not be blank", field=field)
+    if len(value) > NAME_LENGTH:
+        raise UserError(
+            f"{what} name is {len(value)} characters; at most {NAME_LENGTH} fit", field=field
+        )
+    return value
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the form every timestamp column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all evaltool tables."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Dataset(Base):
+    """A named validation set of dialog contexts."""
+
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Context(Base):
+    """One dialog context: the turns so far and an optional human reference reply."""
+
+    __tablename__ = "contexts"
+    __table_args__ = (UniqueConstraint("dataset_id", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    turns: Mapped[list[str]] = mapped_column(JSON)
+    reference: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class System(Base):
+    """Something that answers contexts: a model, a baseline or responses imported from a file."""
+
+    __tablename__ = "systems"
+    __table_args__ = (CheckConstraint(f"kind IN {SYSTEM_KINDS!r}", name="kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="model")
+    model: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    revision: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provenance: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Response(Base):
+    """One candidate reply of a system to a context; rank 0 is the one annotators judge."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("context_id", "system_id", "rank"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("contexts.id", ondelete="CASCADE"))
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Annotator(Base):
+    """A person (or simulated rater) who labels; the login token is kept only as a hash."""
+
+    __tablename__ = "annotators"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    role: Mapped[str] = mapped_column(String(20), default="annotator")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen_instructions: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Assignment(Base):
+    """A lease of one response to one annotator: ``leased`` until its label arrives (``done``);
+    a lease past ``expires_at`` frees its slot without changing state."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("response_id", "annotator_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotators.id", ondelete="CASCADE"), index=True
+    )
+    leased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    state: Mapped[str] = mapped_column(String(20), default="leased")
+
+
+class Label(Base):
+    """One annotator's answers for one response: sensible, and specific (false if not sensible)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("response_id", "annotator_id"),
+        CheckConstraint("sensible OR NOT specific", name="specific_needs_sensible"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotators.id", ondelete="CASCADE"), index=True
+    )
+    sensible: Mapped[bool] = mapped_column(Boolean)
+    specific: Mapped[bool] = mapped_column(Boolean)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GoldItem(Base):
+    """A response whose right answers are known, mixed in to check annotators."""
+
+    __tablename__ = "gold_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), unique=True
+    )
+    expected_sensible: Mapped[bool] = mapped_column(Boolean)
+    expected_specific: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class Setting(Base):
+    """Project-wide settings (overlap, lease minutes, gold rate), one JSON value per key."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)

@@ -1,0 +1,125 @@
+"""The systems registry: who answered, with which settings, and what is still to answer.
+
+A system is created only once everything about a run has been checked, and a later run under
+the same name must use the same settings and the same means of producing them (engine,
+decoding rule, dtype, weights); the error names what differs, so a corrected re-run works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from evaltool.errors import UserError
+from evaltool.storage.contexts import resolve_dataset
+from evaltool.storage.db import created_once, session_scope
+from evaltool.storage.schema import Context, Dataset, Response, System, check_name
+
+# Provenance that changes what a resumed run would produce; the rest (device, batch size,
+# versions) is recorded per run but may change between runs.
+BINDING = ("engine", "dtype", "weights")
+
+# What each baseline system is for, as the report explains it.
+BASELINE_PURPOSE = {
+    "reference": "the human reference replies of the validation set: the ceiling to aim for",
+    "generic": "a safe generic reply («Не знаю.», «Понятно.» ...): sensible often, specific never",
+    "shuffled": "a reference reply from another context: expected not sensible",
+    "echo": "repeats the last turn: checks that raters punish parroting",
+}
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """What a run would register: compared field by field with a stored system."""
+
+    name: str
+    kind: str
+    model: str | None = None
+    revision: str | None = None
+    settings: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
+
+
+def differences(row: System, spec: SystemSpec) -> list[tuple[str, Any, Any]]:
+    """(what, stored, new) for everything that differs between a stored system and a spec."""
+    settings, old, new = spec.settings or {}, row.provenance or {}, spec.provenance or {}
+    pairs = [(f, getattr(row, f), getattr(spec, f)) for f in ("kind", "model", "revision")]
+    pairs += [(k, row.settings.get(k), settings.get(k)) for k in sorted({*settings, *row.settings})]
+    pairs += [(k, old[k], new[k]) for k in BINDING if k in old and k in new]
+    return [(k, a, b) for k, a, b in pairs if a != b]
+
+
+def find_system(session: Session, spec: SystemSpec) -> System | None:
+    """The stored system of that name, checked against ``spec``; None when there is none."""
+    row = session.scalars(select(System).where(System.name == spec.name)).one_or_none()
+    if row is not None:
+        changed = ", ".join(f"{k}: {a} -> {b}" for k, a, b in differences(row, spec))
+        if changed:
+            raise UserError(
+                f"system {spec.name!r} was made differently ({changed}); "
+                "run it the same way to resume, or give a new system name to keep both"
+            )
+    return row
+
+
+def register(session: Session, spec: SystemSpec, run: dict[str, Any] | None = None) -> System:
+    """Create the system in this transaction, or reuse a compatible one; ``run`` is appended
+    to its run log."""
+    check_name("system", spec.name, field="system")
+    row = find_system(session, spec)
+    if row is None:
+        row = System(
+            name=spec.name,
+            kind=spec.kind,
+            model=spec.model,
+            revision=spec.revision,
+            settings=spec.settings or {},
+            provenance=dict(spec.provenance or {}),
+        )
+        session.add(row)
+    if run is not None:
+        log = list((row.provenance or {}).get("runs", []))
+        row.provenance = {**(row.provenance or {}), "runs": [*log, run]}
+    session.flush()
+    return row
+
+
+def register_system(engine: Engine, spec: SystemSpec, run: dict[str, Any] | None = None) -> int:
+    """``register`` in a transaction of its own; returns the system's id."""
+    with created_once(f"system {spec.name!r}"), session_scope(engine) as s:
+        return register(s, spec, run).id
+
+
+def pending_contexts(
+    engine: Engine, dataset: str | None, system: str, limit: int | None
+) -> tuple[Dataset, list[Context], int]:
+    """The dataset, its contexts not yet answered by the named system (first ``limit`` by id),
+    and how many of those were already done."""
+    with session_scope(engine, readonly=True) as s:
+        ds = resolve_dataset(s, dataset)
+        query = select(Context).where(Context.dataset_id == ds.id).order_by(Context.id)
+        contexts = list(s.scalars(query.limit(limit) if limit is not None else query))
+        done = set(
+            s.scalars(
+                select(Response.context_id)
+                .join(System, System.id == Response.system_id)
+                .where(System.name == system, Response.rank == 0)
+            )
+        )
+    return ds, [c for c in contexts if c.id not in done], sum(c.id in done for c in contexts)
+
+
+def store_batch(engine: Engine, rows: list[Response]) -> None:
+    """Write one batch's responses in one transaction; a batch someone else wrote is an error."""
+    try:
+        with session_scope(engine) as s:
+            s.add_all(rows)
+    except IntegrityError:
+        raise UserError(
+            "another process wrote responses for the same system meanwhile; run one "
+            "`evaltool generate` per system at a time, then re-run to finish"
+        ) from None
