@@ -25,6 +25,8 @@ from evaltool.storage.project import save_settings
 from evaltool.storage.schema import Annotator, Response, System
 
 # What a careful rater would answer for each baseline: (sensible, specific).
+# A simulated rater takes a model response to be sensible and specific this often.
+MODEL_GOOD_RATE = 0.6
 BASELINE_TRUTH = {
     "reference": (True, True),
     "generic": (True, False),
@@ -109,7 +111,7 @@ def simulate_labels(engine: Engine, raters: int = 5, accuracy: float = 0.85, see
 
     Each rater answers an item's expected labels with probability ``accuracy`` per question
     (baselines have known answers; a model's response counts as sensible and specific with
-    probability 0.6). Raters and labels are marked simulated. Returns labels stored.
+    probability ``MODEL_GOOD_RATE``). Raters and labels are marked simulated. Returns labels stored.
     """
     rng = random.Random(seed)
     tokens = []
@@ -135,7 +137,9 @@ def simulate_labels(engine: Engine, raters: int = 5, accuracy: float = 0.85, see
             active.remove(token)
             continue
         if task.response_id not in truth:
-            sensible = BASELINE_TRUTH.get(kinds[task.response_id], (rng.random() < 0.6,) * 2)
+            sensible = BASELINE_TRUTH.get(
+                kinds[task.response_id], (rng.random() < MODEL_GOOD_RATE,) * 2
+            )
             truth[task.response_id] = sensible
         want_s, want_p = truth[task.response_id]
         s_ans = want_s if rng.random() < accuracy else not want_s

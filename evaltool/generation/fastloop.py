@@ -28,6 +28,9 @@ from evaltool.generation.logits import (
 )
 from evaltool.generation.noise import Draws
 
+# Candidate lists longer than this (a whole-vocabulary fallback) are cut to their finite part.
+TRIM_ABOVE = 64
+
 
 def choose(name: str, loaded: Loaded, decoding: str = "card") -> Any:
     """The engine for ``--engine``: ``auto`` takes the fast loop when the model allows it."""
@@ -128,7 +131,7 @@ def sample(
 
 def _finite(values: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Candidates trimmed to the most finite ones any row has (full-vocabulary fallbacks)."""
-    if values.shape[-1] <= 64:
+    if values.shape[-1] <= TRIM_ABOVE:
         return values, tokens
     kept, where = finite_candidates(values)
     return kept, tokens.gather(1, where)

@@ -24,6 +24,7 @@ from evaltool.storage.project import load_settings
 from evaltool.storage.schema import Context, Response, System
 
 KIND_ORDER = {"model": 0, "imported": 1, "baseline": 2}
+MIN_RESAMPLES = 1000  # docs/protocol.md, Uncertainty
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,10 @@ class ReportSettings:
 
     def validate(self) -> ReportSettings:
         """Raise a user error for settings that give no meaningful interval."""
-        if self.resamples < 1000:
+        if self.resamples < MIN_RESAMPLES:
             raise UserError(
-                "must be at least 1000 (docs/protocol.md, Uncertainty)", field="resamples"
+                f"must be at least {MIN_RESAMPLES} (docs/protocol.md, Uncertainty)",
+                field="resamples",
             )
         if not 0 < self.confidence < 1:
             raise UserError("must be between 0 and 1, e.g. 0.95", field="confidence")

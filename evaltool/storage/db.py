@@ -25,6 +25,9 @@ from evaltool.errors import UserError
 DEFAULT_URL = "sqlite:///evaltool.db"
 ENV_VAR = "EVALTOOL_DB"
 BUSY_TIMEOUT_MS = 30_000
+# Connections kept per process: the page serves many people from one process.
+SQLITE_POOL = {"pool_size": 16, "max_overflow": 48}
+POSTGRES_POOL = {"pool_size": 10, "max_overflow": 30}
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -82,11 +85,11 @@ def make_engine(url: str | None = None, *, must_exist: bool = True) -> Engine:
         raise UserError(f"folder {path.parent} for the database does not exist")
     try:
         if url.startswith("sqlite"):
-            pool = {"pool_size": 16, "max_overflow": 48} if path is not None else {}
+            pool = SQLITE_POOL if path is not None else {}
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **pool)
             _configure_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+            engine = create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise UserError(f"cannot use database URL {url!r}: {exc}") from None
     return engine

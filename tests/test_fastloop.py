@@ -164,7 +164,7 @@ def test_processors_equal_transformers_processors() -> None:
 def test_engine_choice(loaded) -> None:
     assert fastgen.choose("auto", loaded).name == "fast"
     assert fastgen.choose("hf", loaded, "transformers").name == "hf"
-    with pytest.raises(UserError, match="engine: .nope.: use auto, fast or hf"):
+    with pytest.raises(UserError, match=r"engine: 'nope': use auto, fast or hf"):
         fastgen.choose("nope", loaded)
     with pytest.raises(UserError, match="card's decoding rule runs only in evaltool's GPT-2 loop"):
         fastgen.choose("hf", loaded, "card")
