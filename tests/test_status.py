@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evaltool.storage import db
-from evaltool.storage.schema import Annotator, Context, Dataset, Label, Response, System
+from evaltool.storage.schema import Annotator, Context, Dataset, GoldItem, Label, Response, System
 from evaltool.storage.status import collect_status
 
 
@@ -37,12 +37,12 @@ def test_status_counts(any_db) -> None:  # type: ignore[no-untyped-def]
                 response_id=responses[2].id, annotator_id=anns[0].id, sensible=False, specific=False
             )
         )
-    st = collect_status(any_db)
-    assert st.overlap == 3
-    assert st.datasets == [("d", 3)]
-    assert st.systems == [("a", "model", "card", 3, 6), ("b", "baseline", "-", 0, 0)]
-    assert st.labels_by_system == [("a", 4, 1, 2)]
-    assert st.labels_by_annotator == [("r0", 2, False), ("r1", 1, False), ("r2", 1, False)]
+    counts = collect_status(any_db)
+    assert counts.overlap == 3
+    assert counts.datasets == [("d", 3)]
+    assert counts.systems == [("a", "model", "card", 3, 6), ("b", "baseline", "-", 0, 0)]
+    assert counts.labels_by_system == [("a", 4, 1, 2)]
+    assert counts.labels_by_annotator == [("r0", 2, False), ("r1", 1, False), ("r2", 1, False)]
 
 
 def test_status_cli_on_empty_database(run_cli) -> None:
@@ -50,3 +50,20 @@ def test_status_cli_on_empty_database(run_cli) -> None:
     result = run_cli("status")
     assert result.exit_code == 0
     assert "Datasets" in result.output and "Labels per annotator" in result.output
+
+
+def test_status_and_admin_page_leave_gold_items_out_alike(any_db) -> None:  # type: ignore[no-untyped-def]
+    from evaltool.annotation.monitor import system_progress
+
+    from .conftest import make_pool
+
+    ids = make_pool(any_db, contexts=5, systems=1, ranks=(0,))
+    with db.session_scope(any_db) as s:
+        s.add(GoldItem(response_id=ids[0], expected_sensible=True, expected_specific=None))
+    counts = collect_status(any_db)
+    assert counts.gold_items == 1
+    assert counts.labels_by_system == [("sys0", 0, 0, 4)]
+    admin = system_progress(any_db).to_dict("records")
+    assert admin == [
+        {"system": "sys0", "items": 4, "labels": 0, "done": 0, "short": 4, "done_share": 0.0}
+    ]
