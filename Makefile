@@ -8,7 +8,7 @@ LOCK := requirements.lock
 # is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
 TORCH_SPEC ?=
 
-.PHONY: install test lint format bench demo demo-report lock golden migration
+.PHONY: install test lint format bench demo demo-report lock golden golden-ac1 migration
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ golden:
 	test -x .venv-tf425/bin/python || $(PYTHON) -m venv .venv-tf425
 	.venv-tf425/bin/pip install -q torch==2.13.0 transformers==4.25.1
 	.venv-tf425/bin/python tests/golden/make_golden.py
+
+# Golden values of Gwet's AC1 from the irrCAC package itself (its own venv: it pins pandas < 3).
+golden-ac1:
+	test -x .venv-irrcac/bin/python || $(PYTHON) -m venv .venv-irrcac
+	.venv-irrcac/bin/pip install -q irrCAC==0.4.4
+	.venv-irrcac/bin/python tests/golden/make_ac1.py
 
 bench: $(VENV)/.installed
 	$(PY) bench/report.py

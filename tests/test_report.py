@@ -79,9 +79,11 @@ def test_labels_import_then_report_writes_four_files(run_cli, project: Path) -> 
         "resamples": 2000,
         "seed": 0,
         "confidence": 0.95,
-        "method": "bca",
+        "method": "score",
         "min_labels": 3,
         "overlap": 3,
+        "aggregate": "majority",
+        "compare": None,
     }
     medium, small = rep["systems"]
     assert (medium["name"], medium["items"], medium["labels"]) == ("medium", 6, 18)
@@ -95,11 +97,20 @@ def test_labels_import_then_report_writes_four_files(run_cli, project: Path) -> 
     assert small["specificity"]["estimate"] == 0
     for s in rep["systems"]:
         for m in ("sensibleness", "specificity", "ssa"):
-            assert set(s[m]) == {"estimate", "ci_low", "ci_high"}
+            assert set(s[m]) == {"estimate", "ci_low", "ci_high", "interval"}
+            assert s[m]["ci_low"] < s[m]["ci_high"]
     (comp,) = rep["comparisons"]
     assert (comp["a"], comp["b"], comp["shared_contexts"]) == ("medium", "small", 6)
     assert comp["ssa"]["difference"] == pytest.approx((5 / 6 + 5 / 6) / 2 - 0.25)
-    assert set(comp["ssa"]) == {"difference", "ci_low", "ci_high", "share_at_or_below_zero"}
+    assert set(comp["ssa"]) == {
+        "difference",
+        "ci_low",
+        "ci_high",
+        "interval",
+        "p_value",
+        "p_holm",
+        "share_at_or_below_zero",
+    }
     assert rep["agreement"]["sensible"]["items"] == 12
     assert rep["agreement"]["sensible"]["fleiss_kappa"] is not None
     md = (out / "report.md").read_text()
@@ -151,7 +162,9 @@ def test_edge_cases_say_what_happened(run_cli, project: Path) -> None:
     run_cli("labels", "import", "one.jsonl")
     assert run_cli("report", "--resamples", "1000").exit_code == 0
     rep = json.loads((project / "reports" / "val" / "report.json").read_text())
-    assert rep["systems"][0]["ssa"]["ci_low"] is None  # one context: CI undefined
+    # one context voted sensible: as wide as one observation allows (Wilson for 1 of 1)
+    assert rep["systems"][0]["sensibleness"]["ci_low"] == pytest.approx(0.2065, abs=1e-4)
+    assert rep["systems"][0]["sensibleness"]["ci_high"] == 1.0
     assert rep["agreement"]["sensible"]["krippendorff_alpha"] is None  # all labels identical
     assert rep["comparisons"] == []
 

@@ -29,10 +29,26 @@ from evaltool.cli.common import dataset_option, db_option
 )
 @click.option(
     "--method",
-    type=click.Choice(["bca", "percentile"]),
-    default="bca",
+    type=click.Choice(["score", "bca", "percentile"]),
+    default="score",
     show_default=True,
-    help="Bootstrap interval method.",
+    help="Interval method: score intervals over contexts (Wilson's for rates; right near 0 and "
+    "1 and with few contexts), or the BCa or percentile bootstrap.",
+)
+@click.option(
+    "--aggregate",
+    type=click.Choice(["majority", "dawid-skene", "mace"]),
+    default="majority",
+    show_default=True,
+    help="How an item's label is decided: majority vote, or a rater model (crowd-kit; "
+    "pip install 'evaltool[crowd]') shown beside the majority vote.",
+)
+@click.option(
+    "--compare",
+    nargs=2,
+    metavar="A B",
+    default=None,
+    help="The pair of systems to compare first (default: ruDialoGPT-medium and -small).",
 )
 @click.option(
     "--min-labels",
@@ -48,17 +64,27 @@ def report(
     seed: int,
     confidence: float,
     method: str,
+    aggregate: str,
+    compare: tuple[str, str] | None,
     min_labels: int | None,
     db_url: str | None,
 ) -> None:
-    """Write the SSA table with bootstrap CIs, comparisons and agreement (md, json, png, csv)."""
+    """Write the SSA table with intervals, comparisons and agreement (md, json, png, csv)."""
     from pathlib import Path
 
     from evaltool.reporting.aggregate import ReportSettings, build_report
     from evaltool.reporting.render import write_report
     from evaltool.storage import db
 
-    settings = ReportSettings(resamples, seed, confidence, method, min_labels)
+    settings = ReportSettings(
+        resamples,
+        seed,
+        confidence,
+        method,
+        min_labels,
+        aggregate,
+        tuple(compare) if compare else None,
+    )
     data, items = build_report(db.connect(db_url), dataset, settings)
     folder = Path(out) if out else Path("reports") / data["dataset"]
     for path in write_report(data, items, folder):

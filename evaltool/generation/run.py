@@ -19,10 +19,11 @@ import evaltool
 from evaltool.errors import UserError
 from evaltool.generation.prompting import FORMATS, PromptFormat
 from evaltool.generation.settings import GenerationSettings, context_key
+from evaltool.reference import REFERENCE_MODELS
 from evaltool.storage.schema import Context, Response
 from evaltool.storage.systems import SystemSpec, pending_contexts, register_system, store_batch
 
-DEFAULT_MODELS = ("tinkoff-ai/ruDialoGPT-small", "tinkoff-ai/ruDialoGPT-medium")
+DEFAULT_MODELS = REFERENCE_MODELS
 # Contexts per batch: 64 keeps the matrix products efficient (bench/generate.py on a 2-core CPU,
 # medium shape: 1.17 s per context at 32, 0.93 at 64, 0.94 at 128).
 DEFAULT_BATCH_SIZE = 64

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from itertools import combinations
 from typing import Any
 
 import pandas as pd
@@ -16,7 +15,8 @@ from sqlalchemy import Engine, select
 
 from evaltool import __version__
 from evaltool.errors import UserError
-from evaltool.reporting import stats
+from evaltool.reference import REFERENCE_PAIR
+from evaltool.reporting import agreement, ratermodels, stats, tables
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame
@@ -25,6 +25,7 @@ from evaltool.storage.schema import Context, Response, System
 
 KIND_ORDER = {"model": 0, "imported": 1, "baseline": 2}
 MIN_RESAMPLES = 1000  # docs/protocol.md, Uncertainty
+INTERVAL_METHODS = ("score", "bca", "percentile")
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class ReportSettings:
     resamples: int = 10_000
     seed: int = 0
     confidence: float = 0.95
-    method: str = "bca"
+    method: str = "score"
     min_labels: int | None = None
+    aggregate: str = "majority"
+    compare: tuple[str, str] | None = None
 
     def validate(self) -> ReportSettings:
         """Raise a user error for settings that give no meaningful interval."""
@@ -46,8 +49,10 @@ class ReportSettings:
             )
         if not 0 < self.confidence < 1:
             raise UserError("must be between 0 and 1, e.g. 0.95", field="confidence")
-        if self.method not in ("bca", "percentile"):
-            raise UserError("must be bca or percentile", field="method")
+        if self.method not in INTERVAL_METHODS:
+            raise UserError(f"must be {', '.join(INTERVAL_METHODS)}", field="method")
+        if self.aggregate not in ratermodels.METHODS:
+            raise UserError(f"must be {', '.join(ratermodels.METHODS)}", field="aggregate")
         if self.min_labels is not None and self.min_labels < 1:
             raise UserError("must be 1 or more", field="min_labels")
         return self
@@ -133,34 +138,16 @@ def _bootstrap_all(
         resamples=settings.resamples,
         seed=settings.seed,
         confidence=settings.confidence,
-        method=settings.method,
+        method="bca" if settings.method == "score" else settings.method,
     )
 
 
-def _agreement(labels: pd.DataFrame, question: str) -> dict[str, Any]:
-    if labels.empty:
-        return {
-            "items": 0,
-            "labels": 0,
-            "raw_agreement": None,
-            "krippendorff_alpha": None,
-            "fleiss_kappa": None,
-        }
-    matrix = labels.pivot_table(
-        index="response_id", columns="annotator_id", values=question, aggfunc="first"
-    ).astype(float)
-    m = matrix.to_numpy()
-    return {
-        "items": len(m),
-        "labels": len(labels),
-        "raw_agreement": stats.raw_agreement(m),
-        "krippendorff_alpha": stats.krippendorff_alpha_nominal(m),
-        "fleiss_kappa": stats.fleiss_kappa(m),
-    }
-
-
-def _interval_dict(iv: stats.Interval) -> dict[str, Any]:
-    return {"estimate": iv.estimate, "ci_low": iv.low, "ci_high": iv.high}
+def _with_model(items: pd.DataFrame, labels: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Items whose votes come from the rater model instead of the majority."""
+    votes = ratermodels.model_votes(labels, method)
+    ids = labels.groupby(["system_id", "context_id"])["response_id"].first().rename("response_id")
+    out = items.drop(columns=["sensible", "specific"]).join(ids, on=["system_id", "context_id"])
+    return out.merge(votes, on="response_id").drop(columns="response_id")
 
 
 def build_report(
@@ -172,19 +159,30 @@ def build_report(
     min_labels = settings.min_labels or overlap
     flagged = labels[labels["flagged"]]
     kept = labels[~labels["flagged"]]
-    items = aggregate_items(kept)
-    short = items[items["labels"] < min_labels]
-    items_ok = items[items["labels"] >= min_labels]
-    kept_ok = kept.merge(items_ok[["system_id", "context_id"]], on=["system_id", "context_id"])
+    majority = aggregate_items(kept)
+    short = majority[majority["labels"] < min_labels]
+    majority_ok = majority[majority["labels"] >= min_labels]
+    keys = ["system_id", "context_id"]
+    kept_ok = kept.merge(majority_ok[keys], on=keys)
+    items_ok = majority_ok
+    if settings.aggregate != "majority" and len(kept_ok):
+        items_ok = _with_model(majority_ok, kept_ok, settings.aggregate)
     report: dict[str, Any] = {
         "evaltool_version": __version__,
         "dataset": name,
         "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "settings": {**asdict(settings), "min_labels": min_labels, "overlap": overlap},
+        "settings": {
+            **asdict(settings),
+            "compare": list(settings.compare) if settings.compare else None,
+            "min_labels": min_labels,
+            "overlap": overlap,
+        },
         "simulated": bool((labels["source"] == "simulated").any()) if len(labels) else False,
         "systems": [],
         "comparisons": [],
-        "agreement": {q: _agreement(kept_ok, q) for q in ("sensible", "specific")},
+        "agreement": {
+            q: agreement.summary(kept_ok, q, settings.confidence) for q in ("sensible", "specific")
+        },
         "exclusions": {
             "flagged_annotators": sorted(flagged["annotator"].unique().tolist()),
             "labels_from_flagged": len(flagged),
@@ -193,27 +191,52 @@ def build_report(
         },
         "notes": [],
     }
-    with_items = set(items_ok["system_id"])
-    have = [sid for sid in systems["system_id"] if sid in with_items]
-    pairs = list(combinations(range(len(have)), 2))
-    ivs, diffs = _bootstrap_all(items_ok, have, pairs, settings)
-    for row in systems.itertuples():
-        got = ivs[have.index(row.system_id)] if row.system_id in have else None
-        report["systems"].append(_system_entry(row, items_ok, kept_ok, got))
-    names = dict(zip(systems["system_id"], systems["name"], strict=True))
-    for (i, j), d in zip(pairs, diffs, strict=True):
-        report["comparisons"].append(_comparison_entry(items_ok, have[i], have[j], names, d))
+    _tables(report, systems, items_ok, kept_ok, settings)
+    if settings.aggregate != "majority":
+        _beside_majority(report, systems, majority_ok, settings)
+    report["notes"] += agreement.notes(report["agreement"])
     if labels.empty:
         report["notes"].append("no labels yet: label items on the annotation page or import them")
-    items_out = items.merge(systems[["system_id", "name"]], on="system_id")
+    items_out = majority.merge(systems[["system_id", "name"]], on="system_id")
     items_out["included"] = items_out["labels"] >= min_labels
     return report, items_out
 
 
+def _tables(
+    report: dict[str, Any],
+    systems: pd.DataFrame,
+    items: pd.DataFrame,
+    labels: pd.DataFrame,
+    settings: ReportSettings,
+) -> None:
+    """Fill the system table and the paired comparisons."""
+    with_items = set(items["system_id"])
+    have = [sid for sid in systems["system_id"] if sid in with_items]
+    names = dict(zip(systems["system_id"], systems["name"], strict=True))
+    first = settings.compare or REFERENCE_PAIR
+    pairs = tables.order_pairs([names[sid] for sid in have], first)
+    ivs, diffs = _bootstrap_all(items, have, pairs, settings)
+    for row in systems.itertuples():
+        got = ivs[have.index(row.system_id)] if row.system_id in have else None
+        report["systems"].append(_system_entry(row, items, labels, got, settings))
+    for (i, j), d in zip(pairs, diffs, strict=True):
+        comp = {"a": names[have[i]], "b": names[have[j]]}
+        comp.update(tables.comparison(items, have[i], have[j], d, settings))
+        comp["note"] = (
+            None if comp["shared_contexts"] else "no shared contexts: no paired comparison"
+        )
+        report["comparisons"].append(comp)
+    tables.adjust(report["comparisons"])
+
+
 def _system_entry(
-    row: Any, items: pd.DataFrame, labels: pd.DataFrame, got: dict[str, stats.Interval] | None
+    row: Any,
+    items: pd.DataFrame,
+    labels: pd.DataFrame,
+    boot: dict[str, stats.Interval] | None,
+    settings: ReportSettings,
 ) -> dict[str, Any]:
-    """One system's line of the table; ``got`` holds its intervals (None: no items yet)."""
+    """One system's line of the table; ``boot`` holds its bootstrap intervals (None: no items)."""
     sys_items = items[items["system_id"] == row.system_id]
     sys_labels = labels[labels["system_id"] == row.system_id]
     entry: dict[str, Any] = {
@@ -224,36 +247,37 @@ def _system_entry(
         "items": len(sys_items),
         "labels": len(sys_labels),
     }
-    if got is None:
+    if sys_items.empty:
         entry.update({m: None for m in stats.METRICS})
         return {**entry, "label_level": None, "note": "no items with enough labels yet"}
-    entry.update({m: _interval_dict(iv) for m, iv in got.items()})
+    metrics = tables.system_metrics(items, row.system_id, boot, settings)
+    notes = [f"{m}: {v.pop('note')}" for m, v in metrics.items() if v.get("note")]
+    entry.update(metrics)
     ls, lp = float(sys_labels["sensible"].mean()), float(sys_labels["specific"].mean())
     entry["label_level"] = {"sensibleness": ls, "specificity": lp, "ssa": (ls + lp) / 2}
-    notes = [f"{m}: {iv.note}" for m, iv in got.items() if iv.note]
     entry["note"] = "; ".join(notes) or None
     return entry
 
 
-def _comparison_entry(
-    items: pd.DataFrame, a: int, b: int, names: dict[int, str], d: dict[str, stats.Difference]
-) -> dict[str, Any]:
-    """The paired comparison of systems ``a`` and ``b`` (difference = a - b)."""
-    shared = len(
-        set(items.loc[items["system_id"] == a, "context_id"])
-        & set(items.loc[items["system_id"] == b, "context_id"])
-    )
-    comp: dict[str, Any] = {"a": names[a], "b": names[b], "shared_contexts": shared}
-    if shared == 0:
-        comp.update({m: None for m in stats.METRICS})
-        comp["note"] = "no shared contexts: no paired comparison"
-        return comp
-    for m, x in d.items():
-        comp[m] = {
-            "difference": x.difference,
-            "ci_low": x.low,
-            "ci_high": x.high,
-            "share_at_or_below_zero": x.share_at_or_below_zero,
-        }
-    comp["note"] = None if d["ssa"].low is not None else "too few shared contexts for an interval"
-    return comp
+def _beside_majority(
+    report: dict[str, Any], systems: pd.DataFrame, majority: pd.DataFrame, settings: ReportSettings
+) -> None:
+    """The majority-vote SSA of every system beside the rater model's, and whether the order
+    of systems by SSA changes between the two."""
+    ssa = {}
+    for row in systems.itertuples():
+        if (majority["system_id"] == row.system_id).any():
+            ssa[row.name] = tables.system_metrics(majority, row.system_id, None, settings)["ssa"]
+    model = [s for s in report["systems"] if s["ssa"] is not None and s["name"] in ssa]
+    by_model = [s["name"] for s in sorted(model, key=lambda s: -s["ssa"]["estimate"])]
+    by_majority = sorted(ssa, key=lambda n: -ssa[n]["estimate"])
+    by_majority = [n for n in by_majority if n in by_model]
+    for s in model:
+        s["majority_vote"] = {"ssa": ssa[s["name"]]}
+        s["order_changed"] = by_model.index(s["name"]) != by_majority.index(s["name"])
+    moved = [s["name"] for s in model if s["order_changed"]]
+    if moved:
+        report["notes"].append(
+            f"the order by SSA differs between {settings.aggregate} and majority vote for: "
+            + ", ".join(moved)
+        )

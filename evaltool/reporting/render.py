@@ -25,6 +25,23 @@ AGREEMENT_HELP = {
     "0 chance level, below 0 systematic disagreement; about 0.67 or more is usually wanted",
     "Fleiss' kappa": "agreement beyond chance when every item has the same number of labels "
     "(same scale as alpha)",
+    "Gwet's AC1": "agreement beyond chance with chance estimated so that it does not collapse "
+    "when almost every label is the same answer (same scale; interval as Gwet gives it)",
+}
+VOTES = {
+    "majority": "each response's label is the majority vote of its raters (a tie counts as "
+    "no; not sensible means not specific).",
+    "dawid-skene": "each response's label is what a Dawid-Skene rater model estimates from all "
+    "raters' answers (each rater's confusion matrix learnt from the data); the majority vote "
+    "is beside it.",
+    "mace": "each response's label is what MACE estimates from all raters' answers (each "
+    "rater's chance of answering at random learnt from the data); the majority vote is beside "
+    "it.",
+}
+INTERVALS = {
+    "score": "score intervals over contexts (Wilson's for rates; docs/protocol.md)",
+    "bca": "BCa bootstrap intervals over contexts",
+    "percentile": "percentile bootstrap intervals over contexts",
 }
 
 
@@ -40,7 +57,7 @@ def _cell(m: dict[str, Any] | None) -> str:
     return f"{m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 
-def _comparison_sentence(c: dict[str, Any], confidence: float) -> str:
+def _comparison_sentence(c: dict[str, Any], confidence: float, holm: bool) -> str:
     if c.get("ssa") is None:
         return f"- **{c['a']}** vs **{c['b']}**: {c['note']}."
     d = c["ssa"]
@@ -50,7 +67,6 @@ def _comparison_sentence(c: dict[str, Any], confidence: float) -> str:
     )
     if d["ci_low"] is None:
         return head + " (one shared context: no interval)."
-    share = d["share_at_or_below_zero"]
     if d["ci_low"] > 0:
         verdict = f"{c['a']} is better; the {confidence:.0%} interval excludes zero"
     elif d["ci_high"] < 0:
@@ -62,9 +78,12 @@ def _comparison_sentence(c: dict[str, Any], confidence: float) -> str:
         f"[{c[m]['ci_low']:+.3f}, {c[m]['ci_high']:+.3f}]"
         for m in ("sensibleness", "specificity")
     ]
+    p = f"p = {d['p_value']:.3g}" + (f", Holm {d['p_holm']:.3g}" if holm else "")
+    share = d["share_at_or_below_zero"]
+    resamples = "" if share is None else f"; {share:.1%} of resamples at or below zero"
     return (
         f"{head} ({confidence:.0%} CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}; "
-        f"{'; '.join(parts)}). {share:.1%} of resamples are at or below zero: {verdict}."
+        f"{'; '.join(parts)}; {p}{resamples}): {verdict}."
     )
 
 
@@ -81,7 +100,14 @@ def markdown(report: dict[str, Any]) -> str:
     out += _tables(report)
     out += ["", "## Comparisons", ""]
     confidence = report["settings"]["confidence"]
-    comps = [_comparison_sentence(c, confidence) for c in report["comparisons"]]
+    holm = len(report["comparisons"]) > 1
+    comps = [_comparison_sentence(c, confidence, holm) for c in report["comparisons"]]
+    if holm:
+        comps.insert(
+            0,
+            f"{len(comps)} pairs: p-values are the score test's, with Holm's adjustment for "
+            "testing every pair; read the first pair on its own, the rest with Holm.",
+        )
     out += comps or ["- Fewer than two systems."]
     out += _agreement_section(report["agreement"])
     out += _exclusions(report)
@@ -93,20 +119,27 @@ def _tables(report: dict[str, Any]) -> list[str]:
     """The SSA table with intervals, then the label-level rates."""
     conf = report["settings"]
     out = [
-        f"Item-level scores: each response's label is the majority vote of its raters (a tie "
-        f"counts as no; not sensible means not specific). Brackets: {conf['confidence']:.0%} "
-        f"bootstrap confidence intervals ({conf['method']}, {conf['resamples']} resamples over "
-        f"contexts, seed {conf['seed']}). Items need at least {conf['min_labels']} labels.",
+        f"Item-level scores: {VOTES[conf['aggregate']]} Brackets: {conf['confidence']:.0%} "
+        f"{INTERVALS[conf['method']]}. Items need at least {conf['min_labels']} labels.",
         "",
+    ]
+    model = conf["aggregate"] != "majority"
+    extra = " SSA, majority vote |" if model else ""
+    out += [
         "| system | kind | decoding | contexts | items | labels | sensibleness | specificity "
-        "| SSA |",
-        "|---|---|---|---:|---:|---:|---|---|---|",
+        f"| SSA |{extra}",
+        "|---|---|---|---:|---:|---:|---|---|---|" + ("---|" if model else ""),
     ]
     for s in report["systems"]:
+        beside = ""
+        if model:
+            mv = s.get("majority_vote")
+            moved = " (order changed)" if s.get("order_changed") else ""
+            beside = f" {_cell(mv['ssa']) if mv else 'n/a'}{moved} |"
         out.append(
             f"| {s['name']} | {s['kind']} | {s.get('decoding') or '-'} | {s['contexts']} | "
             f"{s['items']} | {s['labels']} | {_cell(s['sensibleness'])} | "
-            f"{_cell(s['specificity'])} | {_cell(s['ssa'])} |"
+            f"{_cell(s['specificity'])} | {_cell(s['ssa'])} |{beside}"
         )
     out += [
         "",
@@ -130,13 +163,15 @@ def _agreement_section(agreement: dict[str, dict[str, Any]]) -> list[str]:
         "",
         "## Rater agreement",
         "",
-        "| question | items | labels | raw agreement | Krippendorff's alpha | Fleiss' kappa |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| question | items | labels | raw agreement | Krippendorff's alpha | Fleiss' kappa "
+        "| Gwet's AC1 |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for q, a in agreement.items():
+        ac1 = a.get("gwet_ac1")
         out.append(
             f"| {q} | {a['items']} | {a['labels']} | {_num(a['raw_agreement'])} | "
-            f"{_num(a['krippendorff_alpha'])} | {_num(a['fleiss_kappa'])} |"
+            f"{_num(a['krippendorff_alpha'])} | {_num(a['fleiss_kappa'])} | {_cell(ac1)} |"
         )
     out += ["", *(f"- *{k}*: {v}." for k, v in AGREEMENT_HELP.items())]
     out.append(
@@ -165,6 +200,13 @@ def _exclusions(report: dict[str, Any]) -> list[str]:
     return out + [f"- {n}" for n in report["notes"]]
 
 
+def _reach(m: dict[str, Any], bound: str) -> float:
+    """How far an error bar reaches from the estimate (0 when there is no bound; a bound of
+    0.0 is a bound)."""
+    value = m[bound]
+    return 0.0 if value is None else abs(value - m["estimate"])
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     """Bar chart of the three metrics per system with CI error bars."""
     import matplotlib
@@ -179,14 +221,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
         xs = [j + (i - 1) * width for j in range(len(systems))]
         est = [s[metric]["estimate"] for s in systems]
         err = [
-            [
-                max(0.0, s[metric]["estimate"] - (s[metric]["ci_low"] or s[metric]["estimate"]))
-                for s in systems
-            ],
-            [
-                max(0.0, (s[metric]["ci_high"] or s[metric]["estimate"]) - s[metric]["estimate"])
-                for s in systems
-            ],
+            [_reach(s[metric], "ci_low") for s in systems],
+            [_reach(s[metric], "ci_high") for s in systems],
         ]
         ax.bar(xs, est, width, yerr=err, capsize=3, label=LABELS[metric])
     ax.set_xticks(range(len(systems)), [s["name"] for s in systems], rotation=15, ha="right")

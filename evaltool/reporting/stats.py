@@ -141,17 +141,20 @@ def context_bootstrap(
     if len(index) >= 2:
         low, high, dist = _resample(index, statistic, resamples, seed, confidence, method)
     k = table.shape[1]
-    systems = [
-        {m: _interval(point[3 * i + j], low, high, dist, 3 * i + j) for j, m in enumerate(METRICS)}
-        for i in range(k)
-    ]
+
+    def interval(o: int) -> Interval:
+        return _interval(point[o], low, high, dist, o, confidence)
+
+    systems = [{m: interval(3 * i + j) for j, m in enumerate(METRICS)} for i in range(k)]
     diffs: list[dict[str, Difference]] = []
     for p in range(len(pairs)):
         d = {}
         for j, m in enumerate(METRICS):
             o = 3 * k + 3 * p + j
-            iv = _interval(point[o], low, high, dist, o)
-            share = None if iv.low is None or dist is None else float(np.mean(dist[o] <= 0))
+            iv = interval(o)
+            share = None
+            if dist is not None and not np.isnan(dist[o]).all():
+                share = float(np.mean(dist[o][~np.isnan(dist[o])] <= 0))
             d[m] = Difference(iv.estimate, iv.low, iv.high, share)
         diffs.append(d)
     return systems, diffs
@@ -183,83 +186,22 @@ def _resample(
     return low, high, res.bootstrap_distribution
 
 
-def _interval(estimate: float, low: Any, high: Any, dist: Any, o: int) -> Interval:
+def _interval(
+    estimate: float, low: Any, high: Any, dist: Any, o: int, confidence: float
+) -> Interval:
+    """The bootstrap interval of output ``o``. Resamples that drew none of a system's contexts
+    are left out (percentile over the rest) instead of erasing the interval."""
     if low is None:
-        return Interval(float(estimate), None, None, "one context: no confidence interval")
-    if np.isnan(dist[o]).any():
-        return Interval(float(estimate), None, None, "too few contexts for an interval")
+        return Interval(float(estimate), None, None, "one context: no bootstrap interval")
+    values = dist[o][~np.isnan(dist[o])]
+    if len(values) < len(dist[o]):
+        if len(values) == 0:
+            return Interval(float(estimate), None, None, "no resample held these contexts")
+        tail = 50 * (1 - confidence)
+        lo, hi = np.percentile(values, [tail, 100 - tail])
+        note = f"{len(dist[o]) - len(values)} resamples without these contexts left out"
+        return Interval(float(estimate), float(lo), float(hi), note)
     lo, hi = low[o], high[o]
     if np.isnan(lo) or np.isnan(hi):  # BCa is undefined when the resamples never vary
-        return Interval(
-            float(estimate), float(estimate), float(estimate), "no variation in the resamples"
-        )
+        return Interval(float(estimate), float(estimate), float(estimate))
     return Interval(float(estimate), float(lo), float(hi))
-
-
-def _category_counts(matrix: np.ndarray) -> np.ndarray:
-    """Items x categories: how many raters gave each item each value (NaN: no label)."""
-    m = np.asarray(matrix, dtype=float)
-    values = np.unique(m[~np.isnan(m)])
-    return (
-        np.stack([(m == v).sum(axis=1) for v in values], axis=1)
-        if len(values)
-        else np.zeros((len(m), 0))
-    )
-
-
-def raw_agreement(matrix: np.ndarray) -> float | None:
-    """Mean share of agreeing rater pairs per item, over items with 2+ labels.
-
-    ``matrix`` is items x raters with NaN for no label.
-    >>> raw_agreement(np.array([[1, 1, 0], [0, 0, np.nan]]))
-    0.6666666666666666
-    """
-    counts = _category_counts(matrix)
-    k = counts.sum(axis=1)
-    ok = k >= 2
-    if not ok.any():
-        return None
-    shares = (counts[ok] * (counts[ok] - 1)).sum(axis=1) / (k[ok] * (k[ok] - 1))
-    return float(shares.mean())
-
-
-def krippendorff_alpha_nominal(matrix: np.ndarray) -> float | None:
-    """Krippendorff's alpha for nominal data; items x raters, NaN for missing.
-
-    Uses the coincidence matrix; None when undefined (fewer than 2 pairable values, or every
-    value the same, so no disagreement is expected).
-    """
-    counts = _category_counts(matrix)
-    k = counts.sum(axis=1)
-    ok = k >= 2
-    counts, k = counts[ok], k[ok]
-    if len(counts) == 0:
-        return None
-    weighted = counts / (k - 1)[:, None]
-    coincidence = weighted.T @ counts - np.diag(weighted.sum(axis=0))
-    total = coincidence.sum()
-    marginals = coincidence.sum(axis=0)
-    expected = (total**2 - (marginals**2).sum()) / (total * (total - 1))
-    if total <= 1 or expected == 0:
-        return None
-    observed = (total - np.trace(coincidence)) / total
-    return float(1 - observed / expected)
-
-
-def fleiss_kappa(matrix: np.ndarray) -> float | None:
-    """Fleiss' kappa; only defined when every item has the same number of labels (>= 2).
-
-    ``matrix`` is items x raters with NaN for no label; returns None when undefined.
-    """
-    m = np.asarray(matrix, dtype=float)
-    per_item = (~np.isnan(m)).sum(axis=1)
-    if len(per_item) == 0 or per_item.min() != per_item.max() or per_item[0] < 2:
-        return None
-    k = int(per_item[0])
-    counts = _category_counts(m)
-    p_j = counts.sum(axis=0) / counts.sum()
-    p_i = ((counts * (counts - 1)).sum(axis=1)) / (k * (k - 1))
-    p_bar, p_e = p_i.mean(), (p_j**2).sum()
-    if p_e == 1:
-        return None
-    return float((p_bar - p_e) / (1 - p_e))

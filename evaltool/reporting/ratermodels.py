@@ -1,0 +1,76 @@
+"""Rater models: item answers estimated from who said what, instead of a plain majority.
+
+Dawid-Skene learns each rater's confusion matrix; MACE learns how often each rater answers at
+random (a spammer). Both come from crowd-kit (Apache-2.0), an optional extra:
+``pip install "evaltool[crowd]"``. Each question is modelled on its own; an item the model
+does not call sensible is not specific, as under majority vote.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaltool.errors import UserError
+
+METHODS = ("majority", "dawid-skene", "mace")
+ITERATIONS = 100
+
+
+def _crowdkit():  # type: ignore[no-untyped-def]
+    try:
+        from crowdkit import aggregation
+    except ImportError:
+        raise UserError(
+            "rater models need crowd-kit: pip install 'evaltool[crowd]'", field="aggregate"
+        ) from None
+    return aggregation
+
+
+def _model(method: str):  # type: ignore[no-untyped-def]
+    agg = _crowdkit()
+    if method == "dawid-skene":
+        return agg.DawidSkene(n_iter=ITERATIONS)
+    return agg.MACE(n_iter=ITERATIONS, random_state=0)
+
+
+def _answers(labels: pd.DataFrame, question: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "task": labels["response_id"],
+            "worker": labels["annotator_id"],
+            "label": labels[question].astype(int),
+        }
+    )
+
+
+def model_votes(labels: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Per item (response_id): ``sensible`` and ``specific`` as the rater model estimates them."""
+    if method not in METHODS[1:]:
+        raise UserError(f"{method!r}: use {', '.join(METHODS)}", field="aggregate")
+    votes = {}
+    for question in ("sensible", "specific"):
+        answers = _answers(labels, question)
+        if answers["label"].nunique() < 2:  # one answer everywhere: nothing to model
+            votes[question] = answers.groupby("task")["label"].first().astype(bool)
+        else:
+            votes[question] = _model(method).fit_predict(answers).astype(bool)
+    out = pd.DataFrame(votes)
+    out["specific"] &= out["sensible"]
+    return out.rename_axis("response_id").reset_index()
+
+
+def rater_accuracy(labels: pd.DataFrame, method: str = "dawid-skene") -> pd.Series:
+    """Each rater's estimated accuracy on the sensible question, by annotator_id: Dawid-Skene's
+    chance of a right answer (its confusion matrix weighted by the estimated classes), or
+    MACE's chance of not answering at random."""
+    answers = _answers(labels, "sensible")
+    if answers.empty or answers["label"].nunique() < 2:
+        return pd.Series(dtype=float)
+    model = _model(method).fit(answers)
+    if method == "mace":
+        workers = sorted(answers["worker"].unique())
+        return pd.Series(model.spamming_[:, 1], index=workers).round(3)
+    errors = model.errors_  # (worker, observed) x true: P(observed | true)
+    priors = model.priors_
+    right = sum(errors.xs(c, level=1)[c] * priors[c] for c in priors.index)
+    return right.round(3)
