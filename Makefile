@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Exact versions of everything evaltool and its tests install: what CI tested is what you get.
+# Exact versions of everything evaltool, its tests and its crowd extra install: what CI tested
+# is what you get.
 LOCK := requirements.lock
 # The lock names the CPU build of torch (a local wheel on the project's machines). A torch that
 # is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
@@ -50,7 +51,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q "$(or $(TORCH_SPEC),torch==2.13.0)"
-	.venv-lock/bin/pip install -q -e ".[test]"
+	.venv-lock/bin/pip install -q -e ".[test,crowd]"
 	{ echo "# make lock: exact versions for make install, make test and CI (torch: the CPU build)"; \
 	  .venv-lock/bin/pip freeze --all --exclude-editable | sed -e 's/+cpu$$//' \
 	    | grep -v -e '^evaltool' -e '^pip=='; \
