@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from evaltool import __version__
-from evaltool.cli import annotate, annotators, data, database, demo, generate, report
+from evaltool.cli import annotate, annotators, data, database, demo, generate, plan, report
 from evaltool.errors import UserError
 
 
@@ -70,6 +70,7 @@ for command in (
     annotators.gold,
     annotate.annotate,
     report.report,
+    plan.plan,
     data.responses,
     data.labels,
     data.export,

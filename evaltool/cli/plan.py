@@ -1,0 +1,92 @@
+"""``evaltool plan``: how many contexts and raters detect an SSA difference, before paying."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from typing import Any
+
+import click
+
+from evaltool.cli.common import dataset_option, db_option, print_table
+
+
+@click.command()
+@click.option(
+    "--difference", type=float, default=0.05, show_default=True, help="SSA gap to detect."
+)
+@click.option("--power", type=float, default=0.8, show_default=True, help="Chance to detect it.")
+@click.option("--confidence", type=float, default=0.95, show_default=True, help="Interval level.")
+@click.option(
+    "--pilot",
+    is_flag=True,
+    help="Take rates and rater accuracy from the labels in the database (a pilot study).",
+)
+@click.option("--sensibleness", type=float, default=None, help="Assumed sensible share [0.7].")
+@click.option(
+    "--specificity", type=float, default=None, help="Assumed specific share of sensible [0.5]."
+)
+@click.option("--rater-accuracy", type=float, default=None, help="Assumed rater accuracy [0.85].")
+@click.option(
+    "--contexts",
+    type=int,
+    multiple=True,
+    help="Contexts to try; repeat (default: 50 100 200 300 500 1000).",
+)
+@click.option("--raters", type=int, multiple=True, help="Raters per item to try (default: 1 3 5).")
+@click.option("--simulations", type=int, default=400, show_default=True, help="Studies simulated.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
+@click.option("--json", "json_out", default=None, metavar="FILE", help="Also write the plan here.")
+@dataset_option
+@db_option
+def plan(
+    pilot: bool,
+    contexts: tuple[int, ...],
+    raters: tuple[int, ...],
+    json_out: str | None,
+    dataset: str | None,
+    db_url: str | None,
+    **given: Any,
+) -> None:
+    """Simulate studies: the power to detect an SSA difference per contexts and raters per item."""
+    from evaltool.reporting.planning import PlanSettings, from_labels
+    from evaltool.reporting.planning import plan as make_plan
+
+    known = {f.name for f in fields(PlanSettings)}
+    values = {k: v for k, v in given.items() if v is not None and k in known}
+    if pilot:
+        from evaltool.storage import db
+        from evaltool.storage.contexts import resolve_dataset
+        from evaltool.storage.labels import label_frame
+
+        engine = db.connect(db_url)
+        with db.session_scope(engine, readonly=True) as s:
+            labels = label_frame(s, resolve_dataset(s, dataset).id)
+        values = {**from_labels(labels), **values}
+        click.echo(
+            "from the pilot: sensibleness {sensibleness:.3f}, specificity {specificity:.3f}, "
+            "rater accuracy {rater_accuracy:.3f}".format(**values)
+        )
+    if contexts:
+        values["contexts"] = contexts
+    if raters:
+        values["raters"] = raters
+    result = make_plan(PlanSettings(**values))
+    chosen = result.settings
+    click.echo(
+        f"power to find an SSA difference of {chosen['difference']:g} "
+        f"({chosen['ssa_weaker']:.3f} vs {chosen['ssa_stronger']:.3f}) at "
+        f"{chosen['confidence']:.0%} confidence, "
+        f"{chosen['simulations']} simulated studies each:"
+    )
+    ks = sorted(result.power)
+    rows = [(n, *(f"{result.power[k][n]:.2f}" for k in ks)) for n in sorted(chosen["contexts"])]
+    print_table(["contexts", *(f"{k} raters" for k in ks)], rows)
+    for k in ks:
+        n = result.needed[k]
+        enough = f"{n} contexts" if n else f"more than {max(chosen['contexts'])} contexts"
+        click.echo(f"{k} raters per item: {enough} for power {chosen['power']:g}")
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as f:
+            json.dump(asdict(result), f, indent=2)
+        click.echo(json_out)
