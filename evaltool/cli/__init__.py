@@ -12,7 +12,17 @@ from typing import Any
 import click
 
 from evaltool import __version__
-from evaltool.cli import annotate, annotators, data, database, demo, generate, plan, report
+from evaltool.cli import (
+    annotate,
+    annotators,
+    data,
+    database,
+    demo,
+    generate,
+    perplexity,
+    plan,
+    report,
+)
 from evaltool.errors import UserError
 
 
@@ -65,6 +75,7 @@ for command in (
     database.status,
     data.contexts,
     generate.generate,
+    perplexity.perplexity,
     annotate.assign,
     annotators.annotators,
     annotators.gold,

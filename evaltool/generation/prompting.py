@@ -28,6 +28,10 @@ class PromptFormat(Protocol):
         """The reply: the continuation cut at the first speaker marker, stripped."""
         ...
 
+    def continuation(self, reply: str) -> str:
+        """What the model should write after the prompt to give ``reply`` and end its turn."""
+        ...
+
 
 @dataclass(frozen=True)
 class RuDialoGPTFormat:
@@ -39,6 +43,8 @@ class RuDialoGPTFormat:
     '@@ПЕРВЫЙ@@ b @@ВТОРОЙ@@ c @@ПЕРВЫЙ@@ d @@ВТОРОЙ@@'
     >>> RuDialoGPTFormat().extract(" Хорошо, а у тебя? @@ПЕРВЫЙ@@ отлично")
     'Хорошо, а у тебя?'
+    >>> RuDialoGPTFormat().continuation(" Хорошо. ")
+    ' Хорошо. @@ПЕРВЫЙ@@'
     """
 
     name: str = "rudialogpt"
@@ -53,6 +59,9 @@ class RuDialoGPTFormat:
             speaker = FIRST if (n - 1 - i) % 2 == 0 else SECOND
             parts.append(f"{speaker} {turn.strip()}")
         return " ".join(parts) + f" {SECOND}"
+
+    def continuation(self, reply: str) -> str:
+        return f" {reply.strip()} {FIRST}"
 
     def extract(self, continuation: str) -> str:
         cut = len(continuation)

@@ -22,6 +22,7 @@ from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame
 from evaltool.storage.project import load_settings
 from evaltool.storage.schema import Context, Response, System
+from evaltool.storage.systems import perplexities
 
 KIND_ORDER = {"model": 0, "imported": 1, "baseline": 2}
 MIN_RESAMPLES = 1000  # docs/protocol.md, Uncertainty
@@ -64,6 +65,7 @@ def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame,
         ds = resolve_dataset(s, dataset)
         overlap = load_settings(s).overlap
         labels = label_frame(s, ds.id)
+        measured = perplexities(s, ds.id)
         systems = s.execute(
             select(System.id, System.name, System.kind, System.settings).where(
                 System.id.in_(
@@ -77,6 +79,7 @@ def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame,
         [(sid, name, kind, (conf or {}).get("decoding")) for sid, name, kind, conf in systems],
         columns=["system_id", "name", "kind", "decoding"],
     )
+    sys_frame["perplexity"] = sys_frame["system_id"].map(measured)
     sys_frame["order"] = sys_frame["kind"].map(KIND_ORDER)
     sys_frame = sys_frame.sort_values(["order", "name"]).reset_index(drop=True)
     return ds.name, labels, sys_frame, overlap
@@ -194,6 +197,7 @@ def build_report(
     _tables(report, systems, items_ok, kept_ok, settings)
     if settings.aggregate != "majority":
         _beside_majority(report, systems, majority_ok, settings)
+    report["perplexity_vs_ssa"] = tables.perplexity_vs_ssa(report["systems"])
     report["notes"] += agreement.notes(report["agreement"])
     if labels.empty:
         report["notes"].append("no labels yet: label items on the annotation page or import them")
@@ -243,6 +247,7 @@ def _system_entry(
         "name": row.name,
         "kind": row.kind,
         "decoding": row.decoding,
+        "perplexity": None if pd.isna(row.perplexity) else float(row.perplexity),
         "contexts": sys_items["context_id"].nunique(),
         "items": len(sys_items),
         "labels": len(sys_labels),

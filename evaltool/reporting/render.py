@@ -154,8 +154,26 @@ def _tables(report: dict[str, Any]) -> list[str]:
             f"| {s['name']} | {_num(ll.get('sensibleness'))} | "
             f"{_num(ll.get('specificity'))} | {_num(ll.get('ssa'))} |"
         )
+    out += _perplexity(report)
     notes = [f"- {s['name']}: {s['note']}" for s in report["systems"] if s.get("note")]
     return out + (["", *notes] if notes else [])
+
+
+def _perplexity(report: dict[str, Any]) -> list[str]:
+    """Perplexity on the reference replies beside SSA, where measured."""
+    measured = [s for s in report["systems"] if s.get("perplexity") is not None]
+    if not measured:
+        return []
+    out = ["", "Perplexity on the reference replies (`evaltool perplexity`; lower is better):", ""]
+    out += [f"- {s['name']}: {s['perplexity']:.2f}" for s in measured]
+    corr = report.get("perplexity_vs_ssa")
+    if corr:
+        out.append(
+            f"- Spearman's rank correlation of perplexity with SSA over {corr['systems']} "
+            f"systems: {corr['spearman']:+.2f} (Meena found lower perplexity with higher SSA); "
+            f"{corr['note']}."
+        )
+    return out
 
 
 def _agreement_section(agreement: dict[str, dict[str, Any]]) -> list[str]:

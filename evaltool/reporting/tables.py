@@ -8,15 +8,18 @@ all pairs, and the share of bootstrap resamples at or below zero.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from evaltool.reporting import intervals as iv
 from evaltool.reporting.stats import METRICS, Difference, Interval
 
 SUPPORT = {"sensibleness": iv.RATE, "specificity": iv.RATE, "ssa": iv.SSA}
+MIN_SYSTEMS_FOR_CORRELATION = 3
 DIFFERENCE_SUPPORT = {
     "sensibleness": iv.RATE_DIFFERENCE,
     "specificity": iv.RATE_DIFFERENCE,
@@ -110,3 +113,21 @@ def order_pairs(names: list[str], first: tuple[str, str] | None) -> list[tuple[i
         return pairs
     head = (names.index(first[0]), names.index(first[1]))
     return [head, *(p for p in pairs if set(p) != set(head))]
+
+
+def perplexity_vs_ssa(systems: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Spearman's rank correlation of perplexity with SSA over systems that have both (Meena:
+    lower perplexity, higher SSA); None with fewer than 3 such systems."""
+    both = [s for s in systems if s.get("perplexity") is not None and s.get("ssa")]
+    if len(both) < MIN_SYSTEMS_FOR_CORRELATION:
+        return None
+    ppl = [s["perplexity"] for s in both]
+    ssa = [s["ssa"]["estimate"] for s in both]
+    rho = float(sps.spearmanr(ppl, ssa).statistic)
+    chance = 2 / math.factorial(len(both))
+    return {
+        "systems": len(both),
+        "spearman": rho,
+        "note": f"with {len(both)} systems a rank correlation of +1 or -1 happens by chance "
+        f"with probability {chance:.3g}: weak evidence unless there are many systems",
+    }

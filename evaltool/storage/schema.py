@@ -184,6 +184,22 @@ class GoldItem(Base):
     expected_specific: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
+class Perplexity(Base):
+    """A model's perplexity on a dataset's reference replies, kept with the system it made."""
+
+    __tablename__ = "perplexities"
+    __table_args__ = (UniqueConstraint("system_id", "dataset_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    value: Mapped[float] = mapped_column(Float)
+    tokens: Mapped[int] = mapped_column(Integer)
+    contexts: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(500))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Setting(Base):
     """Project-wide settings (overlap, lease minutes, gold rate), one JSON value per key."""
 

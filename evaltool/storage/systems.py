@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from evaltool.errors import UserError
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import created_once, session_scope
-from evaltool.storage.schema import Context, Dataset, Response, System, check_name
+from evaltool.storage.schema import Context, Dataset, Perplexity, Response, System, check_name
 
 # Provenance that changes what a resumed run would produce; the rest (device, batch size,
 # versions) is recorded per run but may change between runs.
@@ -123,3 +123,56 @@ def store_batch(engine: Engine, rows: list[Response]) -> None:
             "another process wrote responses for the same system meanwhile; run one "
             "`evaltool generate` per system at a time, then re-run to finish"
         ) from None
+
+
+def require_system(session: Session, name: str) -> System:
+    """The named system, or a user error saying how to make it."""
+    row = session.scalars(select(System).where(System.name == name)).one_or_none()
+    if row is None:
+        raise UserError(
+            f"no system {name!r}: generate or import its responses first", field="system"
+        )
+    return row
+
+
+def record_perplexity(
+    engine: Engine,
+    system: str,
+    dataset_id: int,
+    value: float,
+    tokens: int,
+    contexts: int,
+    model: str,
+    settings: dict[str, Any],
+) -> None:
+    """Keep a model's perplexity on a dataset with the system; a new measurement replaces the
+    old one. The system must exist."""
+    with session_scope(engine) as s:
+        row = require_system(s, system)
+        old = s.scalars(
+            select(Perplexity).where(
+                Perplexity.system_id == row.id, Perplexity.dataset_id == dataset_id
+            )
+        ).one_or_none()
+        if old is not None:
+            s.delete(old)
+            s.flush()
+        s.add(
+            Perplexity(
+                system_id=row.id,
+                dataset_id=dataset_id,
+                value=value,
+                tokens=tokens,
+                contexts=contexts,
+                model=model,
+                settings=settings,
+            )
+        )
+
+
+def perplexities(session: Session, dataset_id: int) -> dict[int, float]:
+    """Perplexity per system id on the dataset, where measured."""
+    query = select(Perplexity.system_id, Perplexity.value).where(
+        Perplexity.dataset_id == dataset_id
+    )
+    return {sid: value for sid, value in session.execute(query)}

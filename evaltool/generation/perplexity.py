@@ -1,0 +1,139 @@
+"""``evaltool perplexity``: how well a model predicts a dataset's human reference replies.
+
+Meena reported that perplexity tracks SSA. The text scored for each context is exactly what
+``generate`` would ask the model to continue: the prompt it builds, then the reference reply
+and the end of the turn (for ruDialoGPT `` reply @@ПЕРВЫЙ@@``). Perplexity is exp of the mean
+negative log-likelihood per scored token, over all contexts that have a reference. Sequences are
+right-padded so that padding never shifts a position; a prompt too long for the model keeps
+its end, as in ``generate``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from evaltool.errors import UserError
+from evaltool.generation.prompting import FORMATS
+from evaltool.storage.db import session_scope
+from evaltool.storage.systems import pending_contexts, record_perplexity, require_system
+
+DEFAULT_BATCH = 16
+
+
+@dataclass(frozen=True)
+class PerplexityConfig:
+    """What to score and how."""
+
+    model: str
+    system: str
+    dataset: str | None = None
+    revision: str | None = None
+    context_turns: int = 3
+    prompt_format: str = "rudialogpt"
+    batch_size: int = DEFAULT_BATCH
+    device: str = "auto"
+    dtype: str = "auto"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Perplexity, the tokens it was measured on, and the contexts they came from."""
+
+    perplexity: float
+    tokens: int
+    contexts: int
+
+
+def sequences(
+    tok: Any,
+    fmt: Any,
+    turns: list[list[str]],
+    replies: list[str],
+    room: int | None,
+    context_turns: int,
+) -> list[tuple[list[int], int]]:
+    """(token ids, how many of them at the end are scored) per context."""
+    out = []
+    for t, reply in zip(turns, replies, strict=True):
+        prompt = fmt.build(t, context_turns)
+        head = tok.encode(prompt)
+        tail = tok.encode(prompt + fmt.continuation(reply))[len(head) :]
+        if room is not None and len(head) + len(tail) > room:
+            head = head[-max(room - len(tail), 1) :]
+            tail = tail[: room - len(head)]
+        out.append((head + tail, len(tail)))
+    return out
+
+
+def score(loaded: Any, seqs: list[tuple[list[int], int]], batch_size: int) -> Scored:
+    """Sum the negative log-likelihood of every scored token; batches are right-padded."""
+    import torch
+
+    pad = loaded.tokenizer.pad_token_id or 0
+    nll, tokens = 0.0, 0
+    order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i][0]))
+    for start in range(0, len(order), batch_size):
+        batch = [seqs[i] for i in order[start : start + batch_size]]
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in batch])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s, _ in batch])
+        with torch.inference_mode():
+            logits = loaded.model(
+                input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device)
+            ).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1)
+        picked = logp.gather(-1, ids[:, 1:, None].to(loaded.device))[..., 0].cpu()
+        for row, (s, n) in enumerate(batch):
+            nll -= float(picked[row, len(s) - 1 - n : len(s) - 1].sum())
+            tokens += n
+    return Scored(math.exp(nll / tokens), tokens, len(seqs))
+
+
+def run(engine: Engine, config: PerplexityConfig) -> Scored:
+    """Score the dataset's reference replies with the model and store the result with the
+    system (which must exist: generate or import its responses first)."""
+    from evaltool.generation import engines as eng
+
+    if config.batch_size < 1:
+        raise UserError("must be 1 or more", field="batch_size")
+    fmt = FORMATS[config.prompt_format]
+    with session_scope(engine, readonly=True) as s:
+        require_system(s, config.system)  # before the model is loaded
+    dataset, contexts, _ = pending_contexts(engine, config.dataset, "", None)
+    contexts = [c for c in contexts if c.reference]
+    if not contexts:
+        raise UserError(f"dataset {dataset.name!r} has no reference replies to score")
+    device = eng.pick_device(config.device)
+    loaded = eng.load(
+        config.model,
+        revision=config.revision,
+        device=device,
+        dtype=eng.pick_dtype(config.dtype, device),
+    )
+    cfg = loaded.model.config
+    room = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    seqs = sequences(
+        loaded.tokenizer,
+        fmt,
+        [c.turns for c in contexts],
+        [c.reference or "" for c in contexts],
+        room,
+        config.context_turns,
+    )
+    result = score(loaded, seqs, config.batch_size)
+    settings = {"context_turns": config.context_turns, "prompt_format": fmt.name}
+    record_perplexity(
+        engine,
+        config.system,
+        dataset.id,
+        result.perplexity,
+        result.tokens,
+        result.contexts,
+        config.model,
+        settings,
+    )
+    return result
