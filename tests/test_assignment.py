@@ -16,7 +16,7 @@ from evaltool.annotation.accounts import add_annotator, disable, hash_token, rot
 from evaltool.errors import UserError
 from evaltool.storage import db
 from evaltool.storage.project import save_settings
-from evaltool.storage.schema import Annotator, Assignment, GoldItem, Label
+from evaltool.storage.schema import Annotator, Assignment, GoldItem, Label, Response
 
 from .conftest import make_pool
 
@@ -174,3 +174,104 @@ def test_gold_items_mixed_in_and_failing_annotator_flagged(any_db) -> None:
     with db.session_scope(any_db) as s:
         flags = dict(s.execute(select(Annotator.name, Annotator.flagged)).all())
     assert flags == {"good": False, "bad": True}
+
+
+def test_items_come_in_uniformly_random_order(any_db) -> None:  # type: ignore[no-untyped-def]
+    """Among the first 200 picks about 1% lie in the lowest 1% of their system's ids (the old
+    random-start-then-scan order put 29 of the first 40 there)."""
+    ids = make_pool(any_db, contexts=300, systems=4, ranks=(0,))
+    by_system: dict[int, list[int]] = {}
+    with db.session_scope(any_db) as s:
+        for rid, sid in s.execute(select(Response.id, Response.system_id)):
+            by_system.setdefault(sid, []).append(rid)
+    low = {rid for rids in by_system.values() for rid in sorted(rids)[: max(1, len(rids) // 100)]}
+    rng = random.Random(0)
+    tokens = [add_annotator(any_db, f"r{i}") for i in range(200)]
+    picks = [svc.next_task(any_db, t, rng) for t in tokens]  # each person's first item
+    assert all(p is not None for p in picks) and len(ids) == 1200
+    share = sum(p.response_id in low for p in picks if p) / len(picks)
+    assert share <= 0.03, share
+
+
+def test_labels_of_flagged_raters_are_refilled_and_unflag_restores(any_db) -> None:  # type: ignore[no-untyped-def]
+    from evaltool.annotation.accounts import unflag
+
+    (rid,) = make_pool(any_db, contexts=1, systems=1, ranks=(0,))
+    tokens = [add_annotator(any_db, f"a{i}") for i in range(5)]
+    for t in tokens[:3]:
+        task = svc.next_task(any_db, t)
+        assert task is not None and svc.submit_label(any_db, t, rid, True, True).stored
+    assert svc.next_task(any_db, tokens[3]) is None  # k labels: full
+    with db.session_scope(any_db) as s:
+        s.execute(update(Annotator).where(Annotator.name == "a0").values(flagged=True))
+    task = svc.next_task(any_db, tokens[3])  # a0's label no longer counts: one slot again
+    assert task is not None and task.response_id == rid
+    assert svc.next_task(any_db, tokens[4]) is None  # the lease holds the one slot
+    unflag(any_db, "a0")
+    with db.session_scope(any_db) as s:
+        assert not s.scalars(select(Annotator.flagged).where(Annotator.name == "a0")).one()
+
+
+def test_never_an_item_labelled_in_any_way(any_db) -> None:  # type: ignore[no-untyped-def]
+    """An imported label (no lease) keeps the item from the same rater when they get a link."""
+    ids = make_pool(any_db, contexts=2, systems=1, ranks=(0,))
+    with db.session_scope(any_db) as s:
+        rater = Annotator(name="imported", active=True, token_hash=hash_token("tok"))
+        s.add(rater)
+        s.flush()
+        s.add(Label(response_id=ids[0], annotator_id=rater.id, sensible=True, specific=False))
+    seen = [svc.next_task(any_db, "tok")]
+    seen.append(svc.next_task(any_db, "tok"))
+    assert seen[0] is not None and seen[0].response_id == ids[1]
+
+
+def test_undo_while_the_lease_lives_and_skip_with_reason(any_db) -> None:  # type: ignore[no-untyped-def]
+    from evaltool.annotation import flow
+
+    make_pool(any_db, contexts=3, systems=1, ranks=(0,))
+    token = add_annotator(any_db, "u")
+    first = flow.view(any_db, token)
+    assert first.kind == "task" and first.task is not None and not first.can_undo
+    rid = first.task.response_id
+    after = flow.answer(any_db, token, rid, True, False)
+    assert after.stored and after.can_undo and after.task.response_id != rid
+    back = flow.undo(any_db, token)  # the answered item is shown again, first
+    assert back.task is not None and back.task.response_id == rid and back.done == 0
+    again = flow.answer(any_db, token, rid, False, False)
+    nxt = again.task.response_id
+    skipped = flow.skip(any_db, token, nxt, "text is broken")
+    assert skipped.task is not None and skipped.task.response_id not in (rid, nxt)
+    other = add_annotator(any_db, "v")
+    met = set()
+    while (v := flow.view(any_db, other)).task is not None:  # the skipped item went back
+        met.add(v.task.response_id)
+        flow.answer(any_db, other, v.task.response_id, True, True)
+    assert nxt in met
+    with pytest.raises(UserError, match="reason"):
+        flow.skip(any_db, token, skipped.task.response_id, "bored")
+    with db.session_scope(any_db) as s:
+        from evaltool.storage.status import skips
+
+        assert skips(s) == {
+            "items": 1,
+            "by_system": {"sys0": 1},
+            "by_reason": {"text is broken": 1},
+        }
+    with db.session_scope(any_db) as s:
+        s.execute(update(Assignment).values(expires_at=datetime(2000, 1, 1)))
+    with pytest.raises(UserError, match="nothing to undo"):
+        flow.undo(any_db, token)
+
+
+def test_adaptive_overlap_stops_decided_items(any_db) -> None:  # type: ignore[no-untyped-def]
+    (rid,) = make_pool(any_db, contexts=1, systems=1, ranks=(0,))
+    with db.session_scope(any_db) as s:
+        save_settings(s, adaptive=True)
+    tokens = [add_annotator(any_db, f"a{i}") for i in range(3)]
+    for t in tokens[:2]:  # two agreeing labels decide it with k = 3
+        assert svc.next_task(any_db, t) is not None
+        svc.submit_label(any_db, t, rid, False, False)
+    assert svc.next_task(any_db, tokens[2]) is None
+    with db.session_scope(any_db) as s:
+        save_settings(s, adaptive=False)
+    assert svc.next_task(any_db, tokens[2]) is not None

@@ -84,6 +84,12 @@ def disable(engine: Engine, name: str) -> None:
         _get(s, name).active = False
 
 
+def unflag(engine: Engine, name: str) -> None:
+    """Clear an annotator's gold-check flag (after a talk, say): their labels count again."""
+    with session_scope(engine) as s:
+        _get(s, name).flagged = False
+
+
 def list_annotators(engine: Engine) -> list[AnnotatorInfo]:
     """All annotators with their label counts."""
     with session_scope(engine, readonly=True) as s:

@@ -1,40 +1,33 @@
-"""Assignment and labels for the annotation page, with no UI: what the page calls.
+"""Assignment and labels, with no UI: lease the next item, store an answer, undo it, skip.
 
-``next_task`` leases the annotator's next item; ``submit_label`` stores their answer. Each is
-one short write transaction (``BEGIN IMMEDIATE`` on SQLite; ``SELECT ... FOR UPDATE SKIP
-LOCKED`` on PostgreSQL), and unique constraints are the last guard, so however many people
-work at once: a response (rank 0) never gets more than k labels, nobody sees a response twice,
-and a double click or a second tab stores one label. Leases expire (15 minutes by default) and
-the item goes back to the pool.
+Each call is one short write transaction (``BEGIN IMMEDIATE`` on SQLite; row locks with
+``SKIP LOCKED`` on PostgreSQL), and unique constraints are the last guard, so however many
+people work at once: an item never gets more than k labels that count, nobody meets an item
+twice, and a double click or a second tab stores one label. Leases expire (15 minutes by
+default) and the item goes back to the pool; so does a skipped item.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
+from evaltool.annotation import pool
 from evaltool.annotation.accounts import authenticate
 from evaltool.annotation.gold import update_flag
 from evaltool.errors import UserError
 from evaltool.storage.db import as_engine, session_scope
 from evaltool.storage.project import ProjectSettings, load_settings
-from evaltool.storage.schema import (
-    Annotator,
-    Assignment,
-    Context,
-    GoldItem,
-    Label,
-    Response,
-    utcnow,
-)
+from evaltool.storage.schema import Annotator, Assignment, Context, GoldItem, Label, Response, Study
+from evaltool.storage.schema import utcnow as _now
 
 _rng = random.SystemRandom()
+SKIP_REASONS = ("cannot judge", "text is broken", "offensive", "other")
 
 
 @dataclass(frozen=True)
@@ -63,112 +56,75 @@ class Submitted:
     duplicate: bool
 
 
-def _live(now: datetime) -> ColumnElement[bool]:
-    return and_(Assignment.state == "leased", Assignment.expires_at > now)
-
-
-def _taken(now: datetime) -> ColumnElement[int]:
-    """Labels plus live leases of the outer response: the slots of k already used."""
-    labels = select(func.count(Label.id)).where(Label.response_id == Response.id).scalar_subquery()
-    leases = (
-        select(func.count(Assignment.id))
-        .where(Assignment.response_id == Response.id, _live(now))
-        .scalar_subquery()
-    )
-    return labels + leases
-
-
-def _slots_used(s: Session, response_id: int, now: datetime, but: int | None = None) -> int:
-    """Fresh count (new statement, new snapshot) of labels and live leases on one response."""
-    labels = s.scalar(select(func.count(Label.id)).where(Label.response_id == response_id)) or 0
-    q = select(func.count(Assignment.id)).where(Assignment.response_id == response_id, _live(now))
-    if but is not None:
-        q = q.where(Assignment.annotator_id != but)
-    return labels + (s.scalar(q) or 0)
-
-
-def _to_task(s: Session, a: Assignment) -> Task:
+def to_task(s: Session, a: Assignment) -> Task:
+    """The item behind a lease, as the page shows it."""
     response = s.get(Response, a.response_id)
     assert response is not None
     turns = s.scalar(select(Context.turns).where(Context.id == response.context_id))
     return Task(response.id, list(turns or []), response.text, a.expires_at)
 
 
-def _candidate(
-    rng: random.Random,
-    s: Session,
-    me: Annotator,
-    k: int,
-    now: datetime,
-    gold: bool,
-    avoid_context: int | None,
-) -> int | None:
-    """A response the annotator may get, picked at a random place in a random system's list."""
-    seen = select(Assignment.response_id).where(Assignment.annotator_id == me.id)
-    gold_ids = select(GoldItem.response_id)
-    base = select(Response.id).where(Response.rank == 0, Response.id.not_in(seen))
-    if gold:
-        base = base.where(Response.id.in_(gold_ids))
-    else:
-        base = base.where(Response.id.not_in(gold_ids), _taken(now) < k)
-    if avoid_context is not None:
-        base = base.where(Response.context_id != avoid_context)
-    systems = sorted(s.scalars(select(Response.system_id).where(Response.rank == 0).distinct()))
-    rng.shuffle(systems)
-    top = s.scalar(select(func.max(Response.id))) or 0
-    pg = s.get_bind().dialect.name == "postgresql"
-    for system_id in systems:
-        start = rng.randint(0, top)
-        for lower, upper in ((start, None), (None, start)):  # wrap around
-            q = base.where(Response.system_id == system_id)
-            q = q.where(Response.id >= lower) if lower is not None else q.where(Response.id < upper)
-            q = q.order_by(Response.id).limit(1)
-            if pg:
-                q = q.with_for_update(skip_locked=True, of=Response)
-            found = s.scalar(q)
-            if found is not None:
-                return found
-    return None
-
-
-def _claim(
-    rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings, now: datetime
-) -> Assignment | None:
-    last = s.scalar(
-        select(Response.context_id)
-        .join(Assignment, Assignment.response_id == Response.id)
-        .where(Assignment.annotator_id == me.id)
-        .order_by(Assignment.leased_at.desc(), Assignment.id.desc())
-        .limit(1)
-    )
-    want_gold = settings.gold_rate > 0 and rng.random() < settings.gold_rate
-    order = [(want_gold, last), (not want_gold, last), (False, None), (True, None)]
-    for gold, avoid in order:
-        for _ in range(4):
-            rid = _candidate(rng, s, me, settings.overlap, now, gold, avoid)
-            if rid is None:
-                break
-            # Re-count after taking the row: a claim that committed meanwhile must be seen.
-            if gold or _slots_used(s, rid, now) < settings.overlap:
-                lease = Assignment(
-                    response_id=rid,
-                    annotator_id=me.id,
-                    leased_at=now,
-                    expires_at=now + timedelta(minutes=settings.lease_minutes),
-                )
-                s.add(lease)
-                s.flush()
-                return lease
-    return None
-
-
-def _ensure_may_label(me: Annotator, settings: ProjectSettings) -> None:
+def ensure_may_label(me: Annotator, settings: ProjectSettings) -> None:
     """The one place that stops a flagged annotator when the project says so."""
     if me.flagged and settings.stop_flagged:
         raise UserError(
             "your answers on check items were often wrong, so labelling is "
             "paused for you; please contact the project admin"
         )
+
+
+def current_lease(s: Session, me: Annotator, now: datetime) -> Assignment | None:
+    """The rater's live lease, oldest first (a refresh shows the same item)."""
+    return s.scalars(
+        select(Assignment)
+        .where(Assignment.annotator_id == me.id, pool.live(now))
+        .order_by(Assignment.leased_at, Assignment.id)
+        .limit(1)
+    ).first()
+
+
+def _last_context(s: Session, me: Annotator) -> int | None:
+    return s.scalar(
+        select(Response.context_id)
+        .join(Assignment, Assignment.response_id == Response.id)
+        .where(Assignment.annotator_id == me.id)
+        .order_by(Assignment.leased_at.desc(), Assignment.id.desc())
+        .limit(1)
+    )
+
+
+def want_gold(rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings) -> bool:
+    """Mix in a gold item now? At the project's rate, or, for a study's worker, so that the
+    study's gold items per worker fall evenly over their quota."""
+    if me.study_id is None:
+        return settings.gold_rate > 0 and rng.random() < settings.gold_rate
+    study = s.get(Study, me.study_id)
+    assert study is not None
+    done = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
+    gold_done = (
+        s.scalar(
+            select(func.count(Label.id))
+            .join(GoldItem, GoldItem.response_id == Label.response_id)
+            .where(Label.annotator_id == me.id)
+        )
+        or 0
+    )
+    left, gold_left = study.items_per_worker - done, study.gold_per_worker - gold_done
+    return gold_left > 0 and (gold_left >= left or rng.random() < gold_left / left)
+
+
+def claim(
+    rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings, now: datetime
+) -> Assignment | None:
+    """Lease a new item: gold or pool as ``want_gold`` says, the other kind if none is left."""
+    avoid = _last_context(s, me)
+    gold_first = want_gold(rng, s, me, settings)
+    for gold in (gold_first, not gold_first):
+        items = pool.open_gold(s, me) if gold else pool.open_items(s, me, settings, now)
+        lease = pool.take(s, me, pool.draw(rng, items, avoid), settings, now, capped=not gold)
+        if lease is not None:
+            return lease
+    return None
 
 
 def next_task(
@@ -180,21 +136,50 @@ def next_task(
     stopped after failing gold checks, raises ``UserError``. ``rng`` (default: the system's
     randomness) picks the item; simulations pass a seeded one to be reproducible.
     """
-    engine = as_engine(db)
-    with session_scope(engine) as s:
+    with session_scope(as_engine(db)) as s:
         me = authenticate(s, token)
         settings = load_settings(s)
-        _ensure_may_label(me, settings)
-        now = utcnow()
-        current = s.scalars(
-            select(Assignment)
-            .where(Assignment.annotator_id == me.id, _live(now))
-            .order_by(Assignment.leased_at, Assignment.id)
-            .limit(1)
-        ).first()
-        if current is None:
-            current = _claim(rng or _rng, s, me, settings, now)
-        return None if current is None else _to_task(s, current)
+        ensure_may_label(me, settings)
+        now = _now()
+        current = current_lease(s, me, now) or claim(rng or _rng, s, me, settings, now)
+        return None if current is None else to_task(s, current)
+
+
+def store_label(
+    s: Session,
+    me: Annotator,
+    response_id: int,
+    sensible: bool,
+    specific: bool,
+    seconds: float | None,
+    source: str,
+) -> bool:
+    """Store one answer on a leased item in this transaction; False when it is already there."""
+    settings = load_settings(s)
+    ensure_may_label(me, settings)
+    if s.get_bind().dialect.name == "postgresql":  # one submit per item at a time
+        s.execute(select(Response.id).where(Response.id == response_id).with_for_update())
+    mine = select(Label.id).where(Label.response_id == response_id, Label.annotator_id == me.id)
+    if s.scalar(mine) is not None:
+        return False
+    lease = _usable_lease(s, me, response_id, settings)
+    if seconds is None:
+        seconds = (_now() - lease.leased_at).total_seconds()
+    s.add(
+        Label(
+            response_id=response_id,
+            annotator_id=me.id,
+            sensible=bool(sensible),
+            specific=bool(sensible and specific),
+            seconds=round(seconds, 3),
+            source=source,
+        )
+    )
+    lease.state = "done"
+    s.flush()
+    if s.scalar(select(GoldItem.id).where(GoldItem.response_id == response_id)):
+        update_flag(s, me, settings)
+    return True
 
 
 def submit_label(
@@ -214,33 +199,8 @@ def submit_label(
     try:
         with session_scope(as_engine(db)) as s:
             me = authenticate(s, token)
-            settings = load_settings(s)
-            _ensure_may_label(me, settings)
-            if s.get_bind().dialect.name == "postgresql":  # one submit per item at a time
-                s.execute(select(Response.id).where(Response.id == response_id).with_for_update())
-            mine = select(Label.id).where(
-                Label.response_id == response_id, Label.annotator_id == me.id
-            )
-            if s.scalar(mine) is not None:
-                return Submitted(stored=False, duplicate=True)
-            lease = _usable_lease(s, me, response_id, settings)
-            if seconds is None:
-                seconds = (utcnow() - lease.leased_at).total_seconds()
-            s.add(
-                Label(
-                    response_id=response_id,
-                    annotator_id=me.id,
-                    sensible=bool(sensible),
-                    specific=bool(sensible and specific),
-                    seconds=round(seconds, 3),
-                    source=source,
-                )
-            )
-            lease.state = "done"
-            s.flush()
-            if s.scalar(select(GoldItem.id).where(GoldItem.response_id == response_id)):
-                update_flag(s, me, settings)
-            return Submitted(stored=True, duplicate=False)
+            stored = store_label(s, me, response_id, sensible, specific, seconds, source)
+            return Submitted(stored=stored, duplicate=not stored)
     except IntegrityError:  # the same label from a second tab committed first
         return Submitted(stored=False, duplicate=True)
 
@@ -254,39 +214,76 @@ def _usable_lease(
             Assignment.response_id == response_id, Assignment.annotator_id == me.id
         )
     ).first()
-    if lease is None:
+    if lease is None or lease.state == "skipped":
         raise UserError("this item was not given to you; reload the page")
-    now = utcnow()
+    now = _now()
     gold = s.scalar(select(GoldItem.id).where(GoldItem.response_id == response_id))
     expired = lease.expires_at <= now and gold is None
-    if expired and _slots_used(s, response_id, now, but=me.id) >= settings.overlap:
+    if expired and pool.slots_used(s, response_id, now, but=me.id) >= settings.overlap:
         raise UserError(
             "your time on this item ran out and it went to someone else; your answer was not stored"
         )
     return lease
 
 
+def undo_last(s: Session, me: Annotator) -> int | None:
+    """Take back the rater's last answer while its lease lives; the item is theirs again (and
+    shown first, being their oldest lease). Returns the item, or None when nothing can be
+    undone."""
+    last = s.scalars(
+        select(Label).where(Label.annotator_id == me.id).order_by(Label.id.desc()).limit(1)
+    ).first()
+    if last is None:
+        return None
+    lease = s.scalars(
+        select(Assignment).where(
+            Assignment.response_id == last.response_id, Assignment.annotator_id == me.id
+        )
+    ).first()
+    if lease is None or lease.expires_at <= _now():
+        return None
+    s.delete(last)
+    lease.state = "leased"
+    s.flush()
+    if s.scalar(select(GoldItem.id).where(GoldItem.response_id == last.response_id)):
+        update_flag(s, me, load_settings(s))
+    return last.response_id
+
+
+def skip_item(s: Session, me: Annotator, response_id: int, reason: str) -> None:
+    """Record that the rater could not judge the item, and why; it returns to the pool for
+    others (its slot is freed) and this rater never meets it again."""
+    if reason not in SKIP_REASONS:
+        raise UserError(f"{reason!r}: use {', '.join(SKIP_REASONS)}", field="reason")
+    lease = s.scalars(
+        select(Assignment).where(
+            Assignment.response_id == response_id,
+            Assignment.annotator_id == me.id,
+            Assignment.state == "leased",
+        )
+    ).first()
+    if lease is None:
+        raise UserError("this item is not leased to you; reload the page")
+    lease.state, lease.reason = "skipped", reason
+
+
 def progress(db: str | Engine | None, token: str | None) -> Progress:
     """Labels the annotator gave and items still open to them (for "labelled N, M left")."""
-    engine = as_engine(db)
-    with session_scope(engine, readonly=True) as s:
+    with session_scope(as_engine(db), readonly=True) as s:
         me = authenticate(s, token)
-        k = load_settings(s).overlap
-        now = utcnow()
-        labelled = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
-        seen = select(Assignment.response_id).where(Assignment.annotator_id == me.id)
-        open_items = s.scalar(
-            select(func.count(Response.id)).where(
-                Response.rank == 0,
-                Response.id.not_in(seen),
-                _taken(now) < k,
-                Response.id.not_in(select(GoldItem.response_id)),
-            )
-        )
-        live = s.scalar(
-            select(func.count(Assignment.id)).where(Assignment.annotator_id == me.id, _live(now))
-        )
-        return Progress(labelled, (open_items or 0) + (live or 0))
+        return progress_of(s, me)
+
+
+def progress_of(s: Session, me: Annotator) -> Progress:
+    """``progress`` inside a session; a study's worker counts against their quota."""
+    labelled = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
+    if me.study_id is not None:
+        study = s.get(Study, me.study_id)
+        assert study is not None
+        return Progress(labelled, max(study.items_per_worker - labelled, 0))
+    now = _now()
+    open_now = len(pool.open_items(s, me, load_settings(s), now))
+    return Progress(labelled, open_now + (1 if current_lease(s, me, now) else 0))
 
 
 def mark_instructions_seen(db: str | Engine | None, token: str | None) -> None:
@@ -299,15 +296,3 @@ def whoami(db: str | Engine | None, token: str | None) -> Annotator:
     """The annotator behind a token (detached), for the page's header and role checks."""
     with session_scope(as_engine(db), readonly=True) as s:
         return authenticate(s, token)
-
-
-__all__ = [
-    "Progress",
-    "Submitted",
-    "Task",
-    "mark_instructions_seen",
-    "next_task",
-    "progress",
-    "submit_label",
-    "whoami",
-]

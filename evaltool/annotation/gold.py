@@ -7,6 +7,7 @@ says so (``evaltool assign --stop-flagged``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,62 +16,80 @@ from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
 from evaltool.storage.db import session_scope
-from evaltool.storage.fileio import parse_bool, read_records, require_str
+from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
 from evaltool.storage.project import ProjectSettings
 from evaltool.storage.schema import Annotator, Context, GoldItem, Label, Response, System
 
 
+@dataclass(frozen=True)
+class GoldRow:
+    """One row of a gold file, checked."""
+
+    line: int
+    sensible: bool
+    specific: bool | None
+    training: bool
+    explanation: str | None
+
+
 def import_gold(engine: Engine, path: str | Path) -> tuple[int, int]:
     """Mark responses as gold: rows give ``response_id`` or ``context_id`` + ``system``, then
-    ``sensible`` and ``specific`` (blank: not checked). Returns (added, updated)."""
+    ``sensible`` and ``specific`` (blank: not checked), and optionally ``training`` (yes: a
+    teaching item for a study's qualification step) with an ``explanation`` shown after the
+    answer. Returns (added, updated)."""
     path = Path(path)
     records = read_records(path)
     with session_scope(engine) as s:
-        wanted: dict[int, tuple[int, bool, bool | None]] = {}
+        wanted: dict[int, GoldRow] = {}
         for rec in records:
-            if rec.fields.get("response_id") not in (None, ""):
-                try:
-                    rid = int(rec.fields["response_id"])
-                except (TypeError, ValueError):
-                    raise UserError(f"{path}:{rec.line}: 'response_id' must be a number") from None
-                if s.get(Response, rid) is None:
-                    raise UserError(f"{path}:{rec.line}: no response with id {rid}")
-            else:
-                ctx = require_str(path, rec, "context_id").strip()
-                system = require_str(path, rec, "system").strip()
-                rid = s.scalar(
-                    select(Response.id)
-                    .join(Context, Context.id == Response.context_id)
-                    .join(System, System.id == Response.system_id)
-                    .where(Context.external_id == ctx, System.name == system, Response.rank == 0)
-                )
-                if rid is None:
-                    raise UserError(
-                        f"{path}:{rec.line}: system {system!r} has no response to context {ctx!r}"
-                    )
-            sensible = parse_bool(path, rec, "sensible")
-            specific = parse_bool(path, rec, "specific", required=False)
+            rid = _response_of(s, path, rec)
             if rid in wanted:
-                raise UserError(f"{path}:{rec.line}: response listed twice (line {wanted[rid][0]})")
-            expected = None if specific is None else bool(sensible and specific)
-            wanted[rid] = (rec.line, bool(sensible), expected)
+                raise UserError(
+                    f"{path}:{rec.line}: response listed twice (line {wanted[rid].line})"
+                )
+            wanted[rid] = _gold_row(path, rec)
         existing = {g.response_id: g for g in s.scalars(select(GoldItem))}
-        added = updated = 0
-        for rid, (_, sensible, specific) in wanted.items():
-            if rid in existing:
-                existing[rid].expected_sensible, existing[rid].expected_specific = (
-                    sensible,
-                    specific,
-                )
-                updated += 1
-            else:
-                s.add(
-                    GoldItem(
-                        response_id=rid, expected_sensible=sensible, expected_specific=specific
-                    )
-                )
-                added += 1
-    return added, updated
+        for rid, row in wanted.items():
+            gold = existing.get(rid) or GoldItem(response_id=rid)
+            gold.expected_sensible, gold.expected_specific = row.sensible, row.specific
+            gold.training, gold.explanation = row.training, row.explanation
+            s.add(gold)
+    updated = len(set(wanted) & set(existing))
+    return len(wanted) - updated, updated
+
+
+def _response_of(s: Session, path: Path, rec: Record) -> int:
+    """The rank-0 response a gold row names, by ``response_id`` or ``context_id`` + ``system``."""
+    if rec.fields.get("response_id") not in (None, ""):
+        try:
+            rid = int(rec.fields["response_id"])
+        except (TypeError, ValueError):
+            raise UserError(f"{path}:{rec.line}: 'response_id' must be a number") from None
+        if s.get(Response, rid) is None:
+            raise UserError(f"{path}:{rec.line}: no response with id {rid}")
+        return rid
+    ctx = require_str(path, rec, "context_id").strip()
+    system = require_str(path, rec, "system").strip()
+    rid = s.scalar(
+        select(Response.id)
+        .join(Context, Context.id == Response.context_id)
+        .join(System, System.id == Response.system_id)
+        .where(Context.external_id == ctx, System.name == system, Response.rank == 0)
+    )
+    if rid is None:
+        raise UserError(f"{path}:{rec.line}: system {system!r} has no response to context {ctx!r}")
+    return rid
+
+
+def _gold_row(path: Path, rec: Record) -> GoldRow:
+    sensible = bool(parse_bool(path, rec, "sensible"))
+    specific = parse_bool(path, rec, "specific", required=False)
+    training = bool(parse_bool(path, rec, "training", required=False))
+    explanation = rec.fields.get("explanation")
+    if explanation is not None and not isinstance(explanation, str):
+        raise UserError(f"{path}:{rec.line}: 'explanation' must be text")
+    expected = None if specific is None else bool(sensible and specific)
+    return GoldRow(rec.line, sensible, expected, training, (explanation or "").strip() or None)
 
 
 def correct_answers(answers: pd.DataFrame) -> pd.Series:

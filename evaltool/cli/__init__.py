@@ -22,6 +22,7 @@ from evaltool.cli import (
     perplexity,
     plan,
     report,
+    study,
 )
 from evaltool.errors import UserError
 
@@ -79,6 +80,7 @@ for command in (
     annotate.assign,
     annotators.annotators,
     annotators.gold,
+    study.study,
     annotate.annotate,
     report.report,
     plan.plan,

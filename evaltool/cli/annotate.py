@@ -61,6 +61,12 @@ def annotate(host: str, port: int, db_url: str | None) -> None:
 )
 @click.option("--gold-min-items", type=int, default=None, help="Gold items before flagging [5].")
 @click.option(
+    "--adaptive/--fixed",
+    default=None,
+    help="Stop an item's labels once more cannot change its majority (with k=3: two agreeing) "
+    "[fixed].",
+)
+@click.option(
     "--stop-flagged/--keep-flagged",
     default=None,
     help="Stop flagged annotators from labelling [keep].",
@@ -72,6 +78,7 @@ def assign(
     gold_rate: float | None,
     gold_threshold: float | None,
     gold_min_items: int | None,
+    adaptive: bool | None,
     stop_flagged: bool | None,
     db_url: str | None,
 ) -> None:
@@ -90,11 +97,13 @@ def assign(
             gold_threshold=gold_threshold,
             gold_min_items=gold_min_items,
             stop_flagged=stop_flagged,
+            adaptive=adaptive,
         )
     click.echo(
         f"overlap k={new.overlap}, lease {new.lease_minutes:g} min, gold rate "
         f"{new.gold_rate:g}, flag below {new.gold_threshold:g} after {new.gold_min_items} "
-        f"gold items, flagged annotators {'stopped' if new.stop_flagged else 'kept'}"
+        f"gold items, flagged annotators {'stopped' if new.stop_flagged else 'kept'}, "
+        f"{'adaptive' if new.adaptive else 'fixed'} overlap"
     )
     counts = collect_status(engine)
     total = sum(done + short for _, _, done, short in counts.labels_by_system)

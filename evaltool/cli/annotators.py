@@ -59,6 +59,18 @@ def annotators_disable(name: str, db_url: str | None) -> None:
     click.echo(f"{name}: disabled")
 
 
+@annotators.command("unflag")
+@click.argument("name")
+@db_option
+def annotators_unflag(name: str, db_url: str | None) -> None:
+    """Clear an annotator's gold-check flag; their labels count again."""
+    from evaltool.annotation.accounts import unflag
+    from evaltool.storage import db
+
+    unflag(db.connect(db_url), name)
+    click.echo(f"{name}: no longer flagged")
+
+
 @annotators.command("rotate")
 @click.argument("name")
 @link_options

@@ -40,6 +40,9 @@ def status(db_url: str | None) -> None:
     print_table(["system", "labels", "items done", "items short"], counts.labels_by_system)
     if counts.gold_items:
         click.echo(f"{counts.gold_items} gold items check the raters; they do not count towards k")
+    if counts.skips.get("items"):
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(counts.skips["by_reason"].items()))
+        click.echo(f"{counts.skips['items']} items skipped as impossible to judge ({reasons})")
     click.echo("\nLabels per annotator")
     rows = [(n, c, "flagged" if f else "") for n, c, f in counts.labels_by_annotator]
     print_table(["annotator", "labels", ""], rows)

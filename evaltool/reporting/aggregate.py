@@ -20,8 +20,9 @@ from evaltool.reporting import agreement, ratermodels, stats, tables
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame
-from evaltool.storage.project import load_settings
+from evaltool.storage.project import decided, load_settings
 from evaltool.storage.schema import Context, Response, System
+from evaltool.storage.status import skips
 from evaltool.storage.systems import perplexities
 
 KIND_ORDER = {"model": 0, "imported": 1, "baseline": 2}
@@ -59,13 +60,27 @@ class ReportSettings:
         return self
 
 
-def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame, int]:
-    """All rank-0 labels of the dataset as a frame, the systems, and the project overlap k."""
+@dataclass(frozen=True)
+class Loaded:
+    """What a report is computed from."""
+
+    dataset: str
+    labels: pd.DataFrame
+    systems: pd.DataFrame
+    overlap: int
+    adaptive: bool
+    skips: dict[str, Any]
+
+
+def load(engine: Engine, dataset: str | None) -> Loaded:
+    """All rank-0 labels of the dataset as a frame, the systems, the project's overlap k and
+    whether it is adaptive, and the items raters skipped."""
     with session_scope(engine, readonly=True) as s:
         ds = resolve_dataset(s, dataset)
-        overlap = load_settings(s).overlap
+        project = load_settings(s)
         labels = label_frame(s, ds.id)
         measured = perplexities(s, ds.id)
+        skipped = skips(s, ds.id)
         systems = s.execute(
             select(System.id, System.name, System.kind, System.settings).where(
                 System.id.in_(
@@ -82,7 +97,13 @@ def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame,
     sys_frame["perplexity"] = sys_frame["system_id"].map(measured)
     sys_frame["order"] = sys_frame["kind"].map(KIND_ORDER)
     sys_frame = sys_frame.sort_values(["order", "name"]).reset_index(drop=True)
-    return ds.name, labels, sys_frame, overlap
+    return Loaded(ds.name, labels, sys_frame, project.overlap, project.adaptive, skipped)
+
+
+def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame, int]:
+    """(dataset name, labels, systems, overlap k): ``load`` for callers that need no more."""
+    got = load(engine, dataset)
+    return got.dataset, got.labels, got.systems, got.overlap
 
 
 def items_frame(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
@@ -153,38 +174,63 @@ def _with_model(items: pd.DataFrame, labels: pd.DataFrame, method: str) -> pd.Da
     return out.merge(votes, on="response_id").drop(columns="response_id")
 
 
+def _included(
+    items: pd.DataFrame, min_labels: int, k: int, adaptive: bool
+) -> tuple[pd.Series, pd.Series]:
+    """Items with enough labels, and (adaptive overlap) items decided before k labels."""
+    complete = items["labels"] >= min_labels
+    early = pd.Series(False, index=items.index)
+    if adaptive and len(items):
+        early = ~complete & decided(items["n_sensible"], items["n_specific"], items["labels"], k)
+    return complete, early
+
+
+def _adaptive(majority: pd.DataFrame, early: pd.Series, k: int) -> dict[str, Any]:
+    decided_early = majority[early]
+    return {
+        "items_decided_early": len(decided_early),
+        "labels_saved": int((k - decided_early["labels"]).sum()),
+        "agreement_items": "items that got all k labels",
+    }
+
+
 def build_report(
     engine: Engine, dataset: str | None, settings: ReportSettings
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Compute every number of the report; returns (report dict, items frame)."""
     settings = settings.validate()
-    name, labels, systems, overlap = load_labels(engine, dataset)
+    got = load(engine, dataset)
+    labels, systems, overlap = got.labels, got.systems, got.overlap
     min_labels = settings.min_labels or overlap
     flagged = labels[labels["flagged"]]
     kept = labels[~labels["flagged"]]
     majority = aggregate_items(kept)
-    short = majority[majority["labels"] < min_labels]
-    majority_ok = majority[majority["labels"] >= min_labels]
+    complete, early = _included(majority, min_labels, overlap, got.adaptive)
+    short = majority[~complete & ~early]
+    majority_ok = majority[complete | early]
     keys = ["system_id", "context_id"]
     kept_ok = kept.merge(majority_ok[keys], on=keys)
     items_ok = majority_ok
     if settings.aggregate != "majority" and len(kept_ok):
         items_ok = _with_model(majority_ok, kept_ok, settings.aggregate)
+    full = kept.merge(majority[majority["labels"] >= overlap][keys], on=keys)
     report: dict[str, Any] = {
         "evaltool_version": __version__,
-        "dataset": name,
+        "dataset": got.dataset,
         "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "settings": {
             **asdict(settings),
             "compare": list(settings.compare) if settings.compare else None,
             "min_labels": min_labels,
             "overlap": overlap,
+            "adaptive": got.adaptive,
         },
         "simulated": bool((labels["source"] == "simulated").any()) if len(labels) else False,
         "systems": [],
         "comparisons": [],
         "agreement": {
-            q: agreement.summary(kept_ok, q, settings.confidence) for q in ("sensible", "specific")
+            q: agreement.summary(full if got.adaptive else kept_ok, q, settings.confidence)
+            for q in ("sensible", "specific")
         },
         "exclusions": {
             "flagged_annotators": sorted(flagged["annotator"].unique().tolist()),
@@ -192,6 +238,8 @@ def build_report(
             "items_below_min_labels": len(short),
             "labels_on_those_items": int(short["labels"].sum()) if len(short) else 0,
         },
+        "adaptive": _adaptive(majority, early, overlap) if got.adaptive else None,
+        "skips": got.skips,
         "notes": [],
     }
     _tables(report, systems, items_ok, kept_ok, settings)
@@ -201,8 +249,9 @@ def build_report(
     report["notes"] += agreement.notes(report["agreement"])
     if labels.empty:
         report["notes"].append("no labels yet: label items on the annotation page or import them")
-    items_out = majority.merge(systems[["system_id", "name"]], on="system_id")
-    items_out["included"] = items_out["labels"] >= min_labels
+    items_out = majority.assign(included=complete | early).merge(
+        systems[["system_id", "name"]], on="system_id"
+    )
     return report, items_out
 
 

@@ -211,6 +211,21 @@ def _exclusions(report: dict[str, Any]) -> list[str]:
         f"- Items with fewer than {min_labels} labels left out: "
         f"{ex['items_below_min_labels']} ({ex['labels_on_those_items']} labels).",
     ]
+    skipped = report.get("skips") or {}
+    if skipped.get("items"):
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(skipped["by_reason"].items()))
+        out.append(
+            f"- Items skipped by a rater as impossible to judge: {skipped['items']} ({reasons}); "
+            "they went back to the pool for other raters."
+        )
+    adaptive = report.get("adaptive")
+    if adaptive:
+        out.append(
+            f"- Adaptive overlap: {adaptive['items_decided_early']} items were decided before "
+            f"k labels (no further label could change their majority), saving "
+            f"{adaptive['labels_saved']} labels; agreement is computed on the items that got "
+            "all k labels."
+        )
     baselines = [s["name"] for s in report["systems"] if s["kind"] == "baseline"]
     if baselines:
         out += ["", "## Baselines", ""]

@@ -26,6 +26,7 @@ class ProjectSettings:
     gold_min_items: int = 5
     gold_threshold: float = 0.7
     stop_flagged: bool = False
+    adaptive: bool = False
 
     def validate(self) -> ProjectSettings:
         """Raise a user error for values that make no sense; return self."""
@@ -40,6 +41,20 @@ class ProjectSettings:
         if self.gold_min_items < 1:
             raise UserError("must be 1 or more", field="gold_min_items")
         return self
+
+
+def decided(yes_sensible: Any, yes_specific: Any, labels: Any, k: int) -> Any:
+    """Whether no further label (up to k) can change an item's majority on either question.
+
+    Works on numbers or numpy arrays. With k = 3, two agreeing labels decide an item.
+
+    >>> decided(0, 0, 2, 3), decided(2, 2, 2, 3), decided(2, 1, 2, 3), decided(1, 0, 2, 3)
+    (True, True, False, False)
+    """
+    left = k - labels
+    sensible = (2 * yes_sensible > k) | (2 * (yes_sensible + left) <= k)
+    specific = (2 * yes_specific > k) | (2 * (yes_specific + left) <= k)
+    return sensible & specific
 
 
 def load_settings(session: Session) -> ProjectSettings:

@@ -28,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from evaltool.errors import UserError
 
 SYSTEM_KINDS = ("model", "baseline", "imported")
+PLATFORMS = ("toloka", "prolific", "mturk", "generic")
+QUALIFICATION = ("none", "pending", "passed", "failed")
 # Longest name or id (datasets, contexts, systems, annotators) every database stores whole.
 NAME_LENGTH = 200
 ROLES = ("annotator", "admin")
@@ -134,11 +136,59 @@ class Annotator(Base):
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     seen_instructions: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Crowd workers: one account per (platform, worker id), kept as a hash; the platform's own
+    # pseudonymous worker id is kept too, since the requester pays by it.
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    platform_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    platform_worker: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
+    platform_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    qualification: Mapped[str] = mapped_column(String(20), default="none")
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    completion_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Study(Base):
+    """A crowd study: one public link for a platform, a quota of items per worker, an
+    optional qualification step, and a completion code per worker."""
+
+    __tablename__ = "studies"
+    __table_args__ = (CheckConstraint(f"platform IN {PLATFORMS!r}", name="platform"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    items_per_worker: Mapped[int] = mapped_column(Integer)
+    gold_per_worker: Mapped[int] = mapped_column(Integer, default=0)
+    qualification: Mapped[int] = mapped_column(Integer, default=0)
+    pass_mark: Mapped[float] = mapped_column(Float, default=0.8)
+    max_workers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TrainingAnswer(Base):
+    """A worker's answer on a qualification item, kept apart from the labels."""
+
+    __tablename__ = "training_answers"
+    __table_args__ = (UniqueConstraint("annotator_id", "response_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotators.id", ondelete="CASCADE"), index=True
+    )
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    sensible: Mapped[bool] = mapped_column(Boolean)
+    specific: Mapped[bool] = mapped_column(Boolean)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Assignment(Base):
-    """A lease of one response to one annotator: ``leased`` until its label arrives (``done``);
-    a lease past ``expires_at`` frees its slot without changing state."""
+    """A lease of one response to one annotator: ``leased`` until its label arrives (``done``)
+    or the annotator skips it (``skipped``, with a reason); a lease past ``expires_at`` frees
+    its slot without changing state."""
 
     __tablename__ = "assignments"
     __table_args__ = (UniqueConstraint("response_id", "annotator_id"),)
@@ -150,6 +200,7 @@ class Assignment(Base):
     leased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     state: Mapped[str] = mapped_column(String(20), default="leased")
+    reason: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
 
 
 class Label(Base):
@@ -182,6 +233,9 @@ class GoldItem(Base):
     )
     expected_sensible: Mapped[bool] = mapped_column(Boolean)
     expected_specific: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Training items teach in a study's qualification step, with why the answer is right.
+    training: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Perplexity(Base):

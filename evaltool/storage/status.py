@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from evaltool.storage.db import session_scope
 from evaltool.storage.project import load_settings
-from evaltool.storage.schema import Annotator, Context, Dataset, GoldItem, Label, Response, System
+from evaltool.storage.schema import (
+    Annotator,
+    Assignment,
+    Context,
+    Dataset,
+    GoldItem,
+    Label,
+    Response,
+    System,
+)
 
 
 @dataclass
@@ -26,6 +36,7 @@ class Status:
     labels_by_system: list[tuple[str, int, int, int]] = field(default_factory=list)
     labels_by_annotator: list[tuple[str, int, bool]] = field(default_factory=list)
     gold_items: int = 0
+    skips: dict[str, Any] = field(default_factory=dict)
 
 
 def collect_status(engine: Engine) -> Status:
@@ -42,6 +53,7 @@ def collect_status(engine: Engine) -> Status:
             labels_by_system=labels_by_system(s, load_settings(s).overlap),
             labels_by_annotator=_annotators(s),
             gold_items=s.scalar(select(func.count(GoldItem.id))) or 0,
+            skips=skips(s),
         )
 
 
@@ -112,3 +124,24 @@ def _annotators(s: Session) -> list[tuple[str, int, bool]]:
         .order_by(Annotator.name)
     )
     return [(name, n, flagged) for name, n, flagged in s.execute(query)]
+
+
+def skips(s: Session, dataset_id: int | None = None) -> dict[str, Any]:
+    """Items raters skipped as impossible to judge: how many, per system and per reason."""
+    query = (
+        select(System.name, Assignment.reason, func.count(Assignment.id))
+        .join(Response, Response.id == Assignment.response_id)
+        .join(System, System.id == Response.system_id)
+        .where(Assignment.state == "skipped")
+        .group_by(System.name, Assignment.reason)
+    )
+    if dataset_id is not None:
+        query = query.join(Context, Context.id == Response.context_id).where(
+            Context.dataset_id == dataset_id
+        )
+    by_system: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for name, reason, n in s.execute(query):
+        by_system[name] = by_system.get(name, 0) + n
+        by_reason[reason or "other"] = by_reason.get(reason or "other", 0) + n
+    return {"items": sum(by_system.values()), "by_system": by_system, "by_reason": by_reason}

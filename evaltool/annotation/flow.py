@@ -1,0 +1,205 @@
+"""What a labeller sees next, in one call per action: the page's whole interface to labelling.
+
+``view`` says what to show now; ``answer``, ``undo`` and ``skip`` act and, in the same
+transaction, say what to show next, so one round trip from the browser stores an answer and
+brings the next item, already leased. A study's worker first meets the qualification items
+(with feedback after each), then items up to the quota, then their completion code.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from evaltool.annotation import assignment as asg
+from evaltool.annotation import pool, studies
+from evaltool.annotation.accounts import authenticate
+from evaltool.annotation.gold import correct_answers
+from evaltool.errors import UserError
+from evaltool.storage.db import as_engine, session_scope
+from evaltool.storage.project import load_settings
+from evaltool.storage.schema import (
+    Annotator,
+    Assignment,
+    GoldItem,
+    Label,
+    Study,
+    TrainingAnswer,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class View:
+    """One screen: an item to label (or to train on), feedback, the end, or a stop."""
+
+    kind: str  # task | training | feedback | finished | stopped | empty
+    task: asg.Task | None = None
+    done: int = 0
+    quota: int | None = None
+    training: tuple[int, int] | None = None  # (answered, of) in the qualification step
+    feedback: dict[str, Any] | None = None
+    code: str | None = None
+    finish: dict[str, Any] | None = None
+    message: str | None = None
+    can_undo: bool = False
+    stored: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def view(db: str | Engine | None, token: str | None, rng: random.Random | None = None) -> View:
+    """What to show now (leasing the next item when there is none)."""
+    with session_scope(as_engine(db)) as s:
+        return _next(s, authenticate(s, token), rng or asg._rng)
+
+
+def answer(
+    db: str | Engine | None,
+    token: str | None,
+    response_id: int,
+    sensible: bool,
+    specific: bool,
+    seconds: float | None = None,
+    rng: random.Random | None = None,
+) -> View:
+    """Store the answer (a label, or a training answer with feedback) and say what is next."""
+    try:
+        with session_scope(as_engine(db)) as s:
+            me = authenticate(s, token)
+            if _is_training(s, response_id):
+                return _train(s, me, response_id, sensible, specific)
+            stored = asg.store_label(s, me, response_id, sensible, specific, seconds, "web")
+            nxt = _next(s, me, rng or asg._rng)
+            return View(**{**nxt.__dict__, "stored": stored})
+    except IntegrityError:  # a second tab stored the same answer first
+        return view(db, token, rng)
+
+
+def undo(db: str | Engine | None, token: str | None) -> View:
+    """Take back the last answer while its lease lives and show that item again."""
+    with session_scope(as_engine(db)) as s:
+        me = authenticate(s, token)
+        if me.completion_code:
+            raise UserError("your answers are complete and your code is issued: nothing to undo")
+        if asg.undo_last(s, me) is None:
+            raise UserError("nothing to undo: the last answer's time has run out")
+        return _next(s, me, asg._rng)
+
+
+def skip(db: str | Engine | None, token: str | None, response_id: int, reason: str) -> View:
+    """Record that the item cannot be judged (and why) and show the next one."""
+    with session_scope(as_engine(db)) as s:
+        me = authenticate(s, token)
+        asg.skip_item(s, me, response_id, reason)
+        return _next(s, me, asg._rng)
+
+
+def _next(s: Session, me: Annotator, rng: random.Random) -> View:
+    settings = load_settings(s)
+    study = s.get(Study, me.study_id) if me.study_id is not None else None
+    done = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
+    quota = study.items_per_worker if study else None
+    base = {"done": done, "quota": quota, "can_undo": _can_undo(s, me)}
+    code = studies.finish_if_done(s, me)
+    if code is not None:
+        assert study is not None
+        return View(
+            "finished", code=code, finish=studies.return_link(study, me), done=done, quota=quota
+        )
+    if me.flagged and settings.stop_flagged:
+        return View("stopped", message="paused", **base)
+    if me.qualification == "failed":
+        return View("stopped", message="failed qualification", **base)
+    now = utcnow()
+    lease = asg.current_lease(s, me, now)
+    if study is not None and me.qualification == "pending":
+        trained = _trained(s, me)
+        if lease is None:
+            items = pool.open_gold(s, me, training=True)
+            lease = pool.take(s, me, items, settings, now, capped=False)
+        if lease is not None:
+            step = (trained + 1, study.qualification)
+            return View("training", task=asg.to_task(s, lease), training=step, **base)
+        _judge(s, me, study)  # fewer training items than asked for: judge what there is
+        if me.qualification == "failed":
+            return View("stopped", message="failed qualification", **base)
+    lease = lease or asg.claim(rng, s, me, settings, now)
+    if lease is None:
+        return View("empty", **base)
+    return View("task", task=asg.to_task(s, lease), **base)
+
+
+def _can_undo(s: Session, me: Annotator) -> bool:
+    last = s.scalars(
+        select(Assignment)
+        .join(Label, (Label.response_id == Assignment.response_id) & (Label.annotator_id == me.id))
+        .where(Assignment.annotator_id == me.id)
+        .order_by(Label.id.desc())
+        .limit(1)
+    ).first()
+    return last is not None and last.expires_at > utcnow() and not me.completion_code
+
+
+def _is_training(s: Session, response_id: int) -> bool:
+    return bool(s.scalar(select(GoldItem.training).where(GoldItem.response_id == response_id)))
+
+
+def _trained(s: Session, me: Annotator) -> int:
+    query = select(func.count(TrainingAnswer.id)).where(TrainingAnswer.annotator_id == me.id)
+    return s.scalar(query) or 0
+
+
+def _train(s: Session, me: Annotator, response_id: int, sensible: bool, specific: bool) -> View:
+    """Keep a qualification answer apart from the labels and show whether it was right."""
+    gold = s.scalars(select(GoldItem).where(GoldItem.response_id == response_id)).one()
+    lease = s.scalars(
+        select(Assignment).where(
+            Assignment.response_id == response_id, Assignment.annotator_id == me.id
+        )
+    ).first()
+    if lease is None:
+        raise UserError("this item was not given to you; reload the page")
+    answers = pd.DataFrame(
+        [[sensible, bool(sensible and specific), gold.expected_sensible, gold.expected_specific]],
+        columns=["sensible", "specific", "gold_sensible", "gold_specific"],
+    )
+    right = bool(correct_answers(answers).iloc[0])
+    s.add(
+        TrainingAnswer(
+            annotator_id=me.id,
+            response_id=response_id,
+            sensible=sensible,
+            specific=bool(sensible and specific),
+            correct=right,
+        )
+    )
+    lease.state = "done"
+    s.flush()
+    study = s.get(Study, me.study_id)
+    assert study is not None
+    trained = _trained(s, me)
+    if trained >= study.qualification:
+        _judge(s, me, study)
+    feedback = {
+        "correct": right,
+        "sensible": gold.expected_sensible,
+        "specific": gold.expected_specific,
+        "explanation": gold.explanation,
+        "passed": None if me.qualification == "pending" else me.qualification == "passed",
+    }
+    return View("feedback", feedback=feedback, training=(trained, study.qualification))
+
+
+def _judge(s: Session, me: Annotator, study: Study) -> None:
+    """Pass or fail the worker on their qualification answers."""
+    rows = s.scalars(select(TrainingAnswer.correct).where(TrainingAnswer.annotator_id == me.id))
+    answers = list(rows)
+    share = sum(answers) / len(answers) if answers else 1.0
+    me.qualification = "passed" if share >= study.pass_mark else "failed"
+    s.flush()

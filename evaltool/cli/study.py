@@ -1,0 +1,94 @@
+"""``evaltool study``: crowd studies with one public link per platform."""
+
+from __future__ import annotations
+
+import click
+
+from evaltool.cli.common import db_option, link_options
+
+
+@click.group()
+def study() -> None:
+    """Crowd studies on Toloka, Prolific, MTurk or any platform: one link for a whole crowd."""
+
+
+@study.command("create")
+@click.argument("name")
+@click.option(
+    "--platform",
+    type=click.Choice(["toloka", "prolific", "mturk", "generic"]),
+    required=True,
+    help="Where the workers come from (decides the link's worker parameters).",
+)
+@click.option("--items-per-worker", type=int, required=True, help="Items each worker labels.")
+@click.option("--gold-per-worker", type=int, default=0, show_default=True, help="Of them gold.")
+@click.option(
+    "--qualification",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Training items with feedback before real ones (gold import --training).",
+)
+@click.option("--pass-mark", type=float, default=0.8, show_default=True, help="Share right.")
+@click.option("--max-workers", type=int, default=None, help="Close the study after this many.")
+@link_options
+@db_option
+def study_create(
+    name: str,
+    platform: str,
+    items_per_worker: int,
+    gold_per_worker: int,
+    qualification: int,
+    pass_mark: float,
+    max_workers: int | None,
+    host: str,
+    port: int,
+    db_url: str | None,
+) -> None:
+    """Create a study and print the one URL to paste into the platform."""
+    from evaltool.annotation.studies import create_study, study_link
+    from evaltool.storage import db
+
+    created = create_study(
+        db.connect(db_url),
+        name,
+        platform,
+        items_per_worker,
+        gold_per_worker,
+        qualification,
+        pass_mark,
+        max_workers,
+    )
+    click.echo(study_link(created, host, port))
+
+
+@study.command("close")
+@click.argument("name")
+@db_option
+def study_close(name: str, db_url: str | None) -> None:
+    """Let no new worker in; workers already in may finish."""
+    from evaltool.annotation.studies import close_study
+    from evaltool.storage import db
+
+    close_study(db.connect(db_url), name)
+    click.echo(f"{name}: closed")
+
+
+@study.command("workers")
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--out", default=None, metavar="FILE", help="Output file (default: stdout).")
+@db_option
+def study_workers(name: str, fmt: str, out: str | None, db_url: str | None) -> None:
+    """Per worker: platform id, times, items, pace, accuracy, agreement, flag, code."""
+    from evaltool.annotation.studies import workers_frame
+    from evaltool.storage import db, exports
+
+    exports.write_frame(workers_frame(db.connect(db_url), name), fmt, out)
