@@ -9,7 +9,8 @@ LOCK := requirements.lock
 # is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
 TORCH_SPEC ?=
 
-.PHONY: install test lint format bench demo demo-report lock golden golden-ac1 migration
+.PHONY: install test lint format bench demo demo-report lock golden golden-ac1 migration axe \
+	screenshots
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,16 @@ format: $(VENV)/.installed
 # The main job: build demo/ and serve the annotation page (Ctrl-C stops it).
 demo: $(VENV)/.installed
 	$(VENV)/bin/evaltool demo --dir demo
+
+# axe-core, the accessibility rules the browser tests run on the page (npm, into .node/).
+AXE_VERSION := 4.11.0
+axe: .node/node_modules/axe-core/axe.min.js
+.node/node_modules/axe-core/axe.min.js:
+	npm install --silent --no-save --no-audit --no-fund --prefix .node axe-core@$(AXE_VERSION)
+
+# The README's pictures of the labelling page, made from the demo (needs chromium).
+screenshots: $(VENV)/.installed
+	$(PY) docs/screenshots.py
 
 # The example report in reports/, from simulated labels (marked as such).
 demo-report: $(VENV)/.installed

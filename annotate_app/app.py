@@ -1,20 +1,29 @@
-"""The annotation page: a thin Streamlit layer over ``evaltool.annotation``.
+"""The annotation page: sign-in, instructions, the labelling task, the admin page.
 
-Started by ``evaltool annotate``; the database URL comes from ``$EVALTOOL_DB``. Model output
-and contexts are shown with ``st.text`` only, so they are never read as Markdown or HTML.
+Started by ``evaltool annotate``; the database URL comes from ``$EVALTOOL_DB``. A person comes
+with a personal link (``?token=``) or from a crowd platform with a study link
+(``?study=NAME&`` and the platform's worker parameters). The task itself is a component that
+sends one message per labelled item (``labeler``); model output and contexts never become
+markup.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
+from annotate_app import labeler
 from annotate_app.texts import INSTRUCTIONS, TEXTS
 from evaltool.annotation import assignment as svc
+from evaltool.annotation import studies
 from evaltool.errors import UserError
 
 st.set_page_config(page_title="evaltool", page_icon="💬", layout="centered")
+# Our own CSS for Streamlit's frame: less padding and no menu, so the task fits one screen.
+st.html(
+    "<style>.block-container{padding-top:1.2rem;padding-bottom:1rem;max-width:820px}"
+    "header[data-testid=stHeader]{display:none}footer{display:none}"
+    "*{transition:none!important;animation:none!important}</style>"
+)
 state = st.session_state
 state.setdefault("lang", "ru")
 T = TEXTS[state.lang]
@@ -34,144 +43,69 @@ def login_form(message: str | None = None) -> None:
     st.stop()
 
 
-def header(name: str, is_admin: bool) -> None:
-    cols = st.columns([3, 1, 1, 1])
-    cols[0].caption(T["hello"].format(name=name))
-    if cols[1].button(T["instructions"], key="nav_help"):
-        st.query_params["page"] = "help"
-        st.rerun()
-    if is_admin and cols[2].button(T["admin"], key="nav_admin"):
-        st.query_params["page"] = "admin"
-        st.rerun()
-    if cols[3].button(T["language"], key="nav_lang"):
-        state.lang = "en" if state.lang == "ru" else "ru"
-        st.rerun()
+def token_from_link() -> str | None:
+    """The personal token, or for a study link the token its worker gets on joining."""
+    params = st.query_params.to_dict()
+    study = params.pop("study", None)
+    if study is None:
+        return params.get("token")
+    if state.get("study") != (study, params):
+        try:
+            state.token = studies.join_study(None, study, params).token
+        except UserError as exc:
+            st.title(T["study_error"])
+            st.info(str(exc))
+            st.stop()
+        state.study, state.view = (study, params), None
+    return state.token
 
 
 def instructions(token: str) -> None:
+    """The guidelines: at first login and whenever asked for."""
     st.title(T["instructions"])
+    if st.button(T["language"], key="switch_lang"):
+        state.lang = "en" if state.lang == "ru" else "ru"
+        st.rerun()
     st.markdown(INSTRUCTIONS[state.lang])  # our own text, not model output
     if st.button(T["start"], type="primary", key="start"):
         svc.mark_instructions_seen(None, token)
+        state.pop("page", None)
         st.query_params.pop("page", None)
         st.rerun()
 
 
-def admin() -> None:
-    from evaltool.annotation.accounts import disable
-    from evaltool.annotation.monitor import annotator_stats, system_progress
-    from evaltool.storage import db
-    from evaltool.storage.exports import labels_frame
-
-    engine = db.as_engine(None)
-    st.title(T["admin"])
-    if st.button(T["back"], key="admin_back"):
-        st.query_params.pop("page", None)
+@st.fragment
+def labelling(token: str, is_admin: bool) -> None:
+    """The task; only this part reruns while someone labels."""
+    asked = labeler.show(token, state.lang, is_admin)
+    if asked == "lang":
+        state.lang = "en" if state.lang == "ru" else "ru"
         st.rerun()
-    st.subheader("Systems")
-    st.dataframe(system_progress(engine), hide_index=True)
-    st.subheader("Annotators")
-    people = annotator_stats(engine)
-    st.dataframe(people, hide_index=True)
-    active = [n for n, a in zip(people["name"], people["active"], strict=True) if a]
-    who = st.selectbox("Disable an annotator", ["", *active], key="disable_who")
-    if who and st.button(f"Disable {who}", key="disable_go"):
-        disable(engine, who)
-        st.rerun()
-    try:
-        csv = labels_frame(engine).to_csv(index=False)
-    except UserError:
-        csv = ""
-    st.download_button("Download labels (CSV)", csv, "labels.csv", "text/csv", key="dl")
-
-
-def show_task(task: svc.Task) -> None:
-    st.subheader(T["context"])
-    n = len(task.turns)
-    for i, turn in enumerate(task.turns):
-        person = (n - 1 - i) % 2 == 0  # the last context turn is the person's
-        with st.chat_message("user" if person else "assistant"):
-            st.caption(T["speaker_a"] if person else T["speaker_b"])
-            st.text(turn)
-    st.subheader(T["response"])
-    with st.container(border=True), st.chat_message("assistant"):
-        st.caption(T["speaker_b"])
-        st.text(task.response)
-
-
-def choice(label: str, help_text: str, key: str, keys: tuple[str, str]) -> bool | None:
-    st.markdown(f"**{label}**")
-    st.caption(help_text)
-    current = state.get(key)
-    c1, c2, _ = st.columns([1, 1, 3])
-    yes = c1.button(
-        T["yes"],
-        key=f"{key}_y",
-        shortcut=keys[0],
-        type="primary" if current is True else "secondary",
-    )
-    no = c2.button(
-        T["no"],
-        key=f"{key}_n",
-        shortcut=keys[1],
-        type="primary" if current is False else "secondary",
-    )
-    if yes or no:
-        state[key] = bool(yes)
-        st.rerun()
-    return current
-
-
-def label_page(token: str) -> None:
-    st.title(T["title"])
-    task = svc.next_task(None, token)
-    p = svc.progress(None, token)
-    st.caption(T["progress"].format(done=p.labelled, left=p.remaining))
-    if state.pop("flash", None):
-        st.toast(T["saved"])
-    if task is None:
-        st.success(T["all_done"])
-        return
-    rid = task.response_id
-    state.setdefault(f"shown_{rid}", time.monotonic())
-    show_task(task)
-    sensible = choice(T["sensible_q"], T["sensible_help"], f"sens_{rid}", ("1", "2"))
-    specific = None
-    if sensible:
-        specific = choice(T["specific_q"], T["specific_help"], f"spec_{rid}", ("3", "4"))
-    ready = sensible is False or specific is not None
-    st.caption(T["keys"])
-    if st.button(
-        T["submit"], type="primary", disabled=not ready, key=f"submit_{rid}", shortcut="Enter"
-    ):
-        seconds = time.monotonic() - state[f"shown_{rid}"]
-        result = svc.submit_label(None, token, rid, bool(sensible), bool(specific), seconds)
-        state["flash"] = result.stored
+    elif asked in ("help", "admin"):
+        state.page = asked
         st.rerun()
 
 
 def main() -> None:
-    token = st.query_params.get("token")
+    token = token_from_link()
     if not token:
         login_form()
     try:
         me = svc.whoami(None, token)
     except UserError as exc:
         login_form(str(exc))
-    page = st.query_params.get("page")
-    header(me.name, me.role == "admin")
-    try:
-        if page == "help" or not me.seen_instructions:
-            instructions(token)
-        elif page == "admin":
-            if me.role == "admin":
-                admin()
-            else:
-                st.error(T["admin_only"])
-        else:
-            label_page(token)
-    except UserError as exc:
-        st.error(str(exc))
+    page = state.get("page") or st.query_params.get("page")
+    if page == "help" or not me.seen_instructions:
+        instructions(token)
+    elif page == "admin":
+        if me.role != "admin":
+            st.error(T["admin_only"])
+            return
+        from annotate_app.admin import admin
+
+        admin(state.lang)
+    else:
+        labelling(token, me.role == "admin")
 
 
 main()

@@ -13,6 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,76 @@ def any_db(any_url: str):  # type: ignore[no-untyped-def]
     db.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's chromium through Playwright, one for the session (pages get their own context)."""
+    need(os.path.exists(CHROMIUM), "Debian chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextmanager
+def served(url: str, cwd: Path) -> Iterator[int]:
+    """`evaltool annotate` on a free port for the block; stopped (SIGTERM) after it."""
+    port = _free_port()
+    proc = serve(url, port, cwd)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _page_servers() -> set[int]:
+    """Pids of running annotation page servers (Streamlit running annotate_app)."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"streamlit" in a for a in args) and any(b"annotate_app" in a for a in args):
+            found.add(int(cmdline.parent.name))
+    return found
+
+
+_SERVERS_BEFORE = _page_servers()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left an annotation page server behind (and stop it)."""
+    left = _page_servers() - _SERVERS_BEFORE
+    if left:
+        for pid in left:
+            with suppress(OSError):
+                os.kill(pid, 9)
+        print(f"\nFAILED: annotation page servers left running: {sorted(left)}", file=sys.stderr)
+        session.exitstatus = 1
 
 
 def serve(url: str, port: int, cwd: Path, command: list[str] | None = None) -> subprocess.Popen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
-from evaltool.storage.schema import Annotator, Label, System
+from evaltool.storage.schema import Annotator, System
 
 from .conftest import make_pool
 
@@ -49,22 +50,9 @@ def texts(at) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(t.value for t in at.text)
 
 
-BUTTONS = {
-    "Да · 1": ("sens_", "_y"),
-    "Нет · 2": ("sens_", "_n"),
-    "Да · 3": ("spec_", "_y"),
-    "Нет · 4": ("spec_", "_n"),
-    "Отправить": ("submit_", ""),
-}
-
-
 def click(at, label: str):  # type: ignore[no-untyped-def]
-    """Click a button by its label, or by its key for the answer buttons (label · shortcut)."""
-    if label in BUTTONS:
-        start, end = BUTTONS[label]
-        (button,) = [b for b in at.button if b.key.startswith(start) and b.key.endswith(end)]
-    else:
-        (button,) = [b for b in at.button if b.label.startswith(label)]
+    """Click a Streamlit button by the start of its label."""
+    (button,) = [b for b in at.button if b.label.startswith(label)]
     return button.click().run()
 
 
@@ -77,53 +65,34 @@ def test_missing_or_wrong_token_shows_only_login(page_db: str) -> None:
     assert "unknown login token" in app("nope").error[0].value
 
 
-def test_login_instructions_label_refresh(page_db: str) -> None:
+def test_login_instructions_then_the_task(page_db: str) -> None:
     token = add_annotator(db.make_engine(page_db), "anna")
     at = app(token)
     assert at.title[0].value == "Инструкция"  # first login shows the guidelines
     at = click(at, "Понятно")
-    assert at.title[0].value == "Оценка ответов чат-бота"
-    assert "Размечено 0, осталось 3" in at.caption[1].value or any(
-        "Размечено 0" in c.value for c in at.caption
-    )
-    shown = texts(at)
-    assert "secret-model-name" not in str(at)  # blinded
-    again = app(token)  # a refresh keeps the same item
-    assert texts(again) == shown
-    at = click(at, "Да · 1")  # sensible: yes -> the specific question appears
-    assert any("Специфичный" in m.value for m in at.markdown)
-    at = click(at, "Нет · 4")
-    at = click(at, "Отправить")
-    assert any("Размечено 1" in c.value for c in at.caption)
+    assert not at.exception and not at.title  # the task: the component, no Streamlit title
+    assert app(token).title == at.title  # seen once: a new visit goes straight to the task
     with db.session_scope(db.make_engine(page_db)) as s:
-        label = s.scalars(select(Label)).one()
-        assert (label.sensible, label.specific) == (True, False) and label.seconds is not None
+        assert s.scalars(select(Annotator)).one().seen_instructions
 
 
-def test_not_sensible_skips_specific_and_finishes(page_db: str) -> None:
-    token = add_annotator(db.make_engine(page_db), "boris")
-    with db.session_scope(db.make_engine(page_db)) as s:
-        s.scalars(select(Annotator)).one().seen_instructions = True
-    at = app(token)
+def test_payload_is_plain_text_blinded_and_one_item(page_db: str) -> None:
+    """What the component gets: the item's texts as strings, no system, only its own words."""
+    from annotate_app import labeler
+    from evaltool.annotation import flow
+
+    engine = db.make_engine(page_db)
+    token = add_annotator(engine, "vera")
+    seen = set()
     for _ in range(3):
-        at = click(at, "Нет · 2")
-        assert not any("Специфичный" in m.value for m in at.markdown)
-        at = click(at, "Отправить")
-    assert any("Все доступные вам ответы размечены" in s.value for s in at.success)
-
-
-def test_markdown_and_script_shown_literally(page_db: str) -> None:
-    token = add_annotator(db.make_engine(page_db), "vera")
-    with db.session_scope(db.make_engine(page_db)) as s:
-        s.scalars(select(Annotator)).one().seen_instructions = True
-    for _ in range(3):
-        at = app(token)
-        if NASTY in texts(at):
-            break
-        at = click(at, "Нет · 2")
-        at = click(at, "Отправить")
-    assert NASTY in texts(at)
-    assert all(NASTY not in m.value for m in at.markdown)
+        view = flow.view(engine, token)
+        data = labeler.payload(view, "ru")
+        assert data["view"] == "task" and set(data["t"]) == set(labeler.WORDS)
+        assert "secret-model-name" not in json.dumps(data, ensure_ascii=False)
+        seen.add(data["item"]["response"])
+        flow.answer(engine, token, data["item"]["id"], False, False, 1.0)
+    assert NASTY in seen  # passed on verbatim: the component sets it as text
+    assert labeler.payload(flow.view(engine, token), "en")["view"] == "empty"
 
 
 def test_admin_page_refused_to_annotator_shown_to_admin(page_db: str) -> None:

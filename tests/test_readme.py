@@ -93,3 +93,17 @@ def test_every_bash_block_runs(tmp_path: Path, pg_url: str) -> None:
     assert {"demo", "init", "generate", "annotate", "report", "status"} <= set(ran)
     assert (work / "reports" / "ru-mtb" / "report.md").exists()
     assert (work / "demo-sim" / "reports" / "ru-mtb" / "report.json").exists()
+
+
+def test_readme_shows_the_page_on_a_laptop_and_a_phone() -> None:
+    """`make screenshots` pictures, linked from the README, of a rendered page (not blank)."""
+    from PIL import Image
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for width, height in ((1280, 800), (390, 844)):
+        path = f"docs/img/page-{width}x{height}.png"
+        assert f"]({path})" in text
+        with Image.open(ROOT / path) as img:
+            assert img.size == (width, height)
+            colors = img.convert("RGB").getcolors(maxcolors=1 << 20) or []
+            assert len(colors) > 50

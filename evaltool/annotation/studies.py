@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from evaltool.annotation.accounts import TOKEN_BYTES, hash_token
 from evaltool.errors import UserError
-from evaltool.storage.db import created_once, session_scope
+from evaltool.storage.db import as_engine, created_once, session_scope
 from evaltool.storage.schema import (
     PLATFORMS,
     Annotator,
@@ -151,9 +151,10 @@ def platform_key(platform: str, worker: str) -> str:
     return hashlib.sha256(f"{platform}\x1f{worker}".encode()).hexdigest()
 
 
-def join_study(engine: Engine, name: str, params: dict[str, str]) -> Joined:
-    """Let a platform's worker in (or back in) from the study link's query parameters."""
-    with created_once("the same worker's account"), session_scope(engine) as s:
+def join_study(db: str | Engine | None, name: str, params: dict[str, str]) -> Joined:
+    """Let a platform's worker in (or back in) from the study link's query parameters
+    (``db``: an Engine, a URL, or None for the configured database)."""
+    with created_once("the same worker's account"), session_scope(as_engine(db)) as s:
         study = get_study(s, name)
         spec = PLATFORM[study.platform]
         worker = (params.get(spec.worker) or "").strip()

@@ -1,0 +1,174 @@
+"""The admin page: progress with an ETA, an interim SSA table, raters to look at, new links and
+studies, and the labels as CSV. Russian and English like the rest of the page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from annotate_app.texts import ADMIN
+from evaltool.annotation.accounts import add_annotator, disable, link
+from evaltool.annotation.monitor import annotator_stats, system_progress
+from evaltool.annotation.studies import create_study, study_link
+from evaltool.errors import UserError
+from evaltool.storage import db
+from evaltool.storage.exports import labels_frame
+from evaltool.storage.schema import Label, Study, utcnow
+
+RECENT = timedelta(hours=1)  # the pace an ETA is read from
+TOO_FAST_SECONDS = 3.0  # a median answer faster than this cannot have read the dialogue
+
+
+def _eta(engine, short_labels: int, a: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+    """When the missing labels arrive at the last hour's pace."""
+    from sqlalchemy import func, select
+
+    with db.session_scope(engine, readonly=True) as s:
+        recent = s.scalar(select(func.count(Label.id)).where(Label.created_at > utcnow() - RECENT))
+    if not short_labels:
+        return a["eta_done"]
+    if not recent:
+        return a["eta_unknown"]
+    hours = short_labels / recent
+    return a["eta"].format(hours=f"{hours:.1f}", rate=recent)
+
+
+def _progress(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """A bar per system and a line per study, with when the missing labels should be in."""
+    from sqlalchemy import func, select
+
+    from evaltool.storage.project import load_settings
+    from evaltool.storage.schema import Annotator
+
+    st.subheader(a["systems"])
+    frame = system_progress(engine)
+    with db.session_scope(engine, readonly=True) as s:
+        k = load_settings(s).overlap
+        studies = s.execute(select(Study.name, Study.items_per_worker, Study.open)).all()
+        per_study = dict(
+            s.execute(
+                select(Study.name, func.count(Label.id))
+                .join(Annotator, Annotator.study_id == Study.id)
+                .join(Label, Label.annotator_id == Annotator.id)
+                .group_by(Study.name)
+            ).all()
+        )
+    for row in frame.itertuples():
+        st.progress(float(row.done_share), text=f"{row.system}: {row.done}/{row.items}")
+    missing = int((frame["items"] * k - frame["labels"]).clip(lower=0).sum()) if len(frame) else 0
+    st.caption(_eta(engine, missing, a))
+    if studies:
+        st.subheader(a["studies"])
+        for name, quota, is_open in studies:
+            state = a["open"] if is_open else a["closed"]
+            got = per_study.get(name, 0)
+            st.write(f"{name} ({state}): {got} {a['labels']}, {quota} {a['per_worker']}")
+
+
+def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from evaltool.reporting.aggregate import ReportSettings, build_report
+
+    st.subheader(a["interim"])
+    st.caption(a["interim_note"])
+    try:
+        report, _ = build_report(engine, None, ReportSettings(resamples=1000))
+    except UserError as exc:
+        st.info(str(exc))
+        return
+    rows = [
+        {
+            a["system"]: s["name"],
+            a["items"]: s["items"],
+            "SSA": None if s["ssa"] is None else round(s["ssa"]["estimate"], 3),
+            a["interval"]: None
+            if s["ssa"] is None
+            else f"[{s['ssa']['ci_low']:.3f}, {s['ssa']['ci_high']:.3f}]",
+        }
+        for s in report["systems"]
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    st.subheader(a["annotators"])
+    people = annotator_stats(engine)
+    people["model_accuracy"] = _model_accuracy(engine, people)
+    look = (people["median_seconds"].fillna(99) < TOO_FAST_SECONDS) | people["flagged"]
+
+    def mark(row: pd.Series) -> list[str]:
+        color = "background-color: #ffe0b2" if look.loc[row.name] else ""
+        return [color] * len(row)
+
+    st.dataframe(people.style.apply(mark, axis=1), hide_index=True)
+    st.caption(a["look_at"].format(seconds=TOO_FAST_SECONDS))
+    active = [n for n, on in zip(people["name"], people["active"], strict=True) if on]
+    who = st.selectbox(a["disable"], ["", *active], key="disable_who")
+    if who and st.button(f"{a['disable']}: {who}", key="disable_go"):
+        disable(engine, who)
+        st.rerun()
+
+
+def _model_accuracy(engine, people: pd.DataFrame) -> pd.Series:  # type: ignore[no-untyped-def]
+    """Each rater's accuracy as a Dawid-Skene model estimates it (needs crowd-kit)."""
+    try:
+        from evaltool.reporting.ratermodels import rater_accuracy
+        from evaltool.storage.labels import label_frame
+
+        with db.session_scope(engine, readonly=True) as s:
+            labels = label_frame(s)
+        by_id = rater_accuracy(labels)
+    except (UserError, ImportError, ValueError):
+        return pd.Series([None] * len(people), index=people.index, dtype=object)
+    names = dict(zip(labels["annotator_id"], labels["annotator"], strict=True))
+    by_name = {names[i]: v for i, v in by_id.items() if i in names}
+    return people["name"].map(by_name)
+
+
+def _create(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    st.subheader(a["new"])
+    host = st.context.headers.get("host", "127.0.0.1:8501")
+    hostname, _, port = host.partition(":")
+    with st.form("new_link"):
+        name = st.text_input(a["name"])
+        is_admin = st.checkbox(a["is_admin"])
+        if st.form_submit_button(a["make_link"]) and name.strip():
+            try:
+                url = link(add_annotator(engine, name, admin=is_admin), hostname, int(port or 80))
+                st.code(url, language=None)
+                st.caption(a["shown_once"])
+            except UserError as exc:
+                st.error(str(exc))
+    with st.form("new_study"):
+        name = st.text_input(a["study_name"])
+        platform = st.selectbox(a["platform"], ["prolific", "toloka", "mturk", "generic"])
+        quota = st.number_input(a["per_worker"], min_value=1, value=20)
+        gold = st.number_input(a["gold_per_worker"], min_value=0, value=2)
+        training = st.number_input(a["qualification"], min_value=0, value=0)
+        if st.form_submit_button(a["make_study"]) and name.strip():
+            try:
+                made = create_study(engine, name, platform, int(quota), int(gold), int(training))
+                st.code(study_link(made, hostname, int(port or 80)), language=None)
+            except UserError as exc:
+                st.error(str(exc))
+
+
+def admin(lang: str) -> None:
+    """The whole admin page."""
+    a = ADMIN[lang]
+    engine = db.as_engine(None)
+    st.title(a["title"])
+    if st.button(a["back"], key="admin_back"):
+        st.session_state.pop("page", None)
+        st.query_params.pop("page", None)
+        st.rerun()
+    _progress(engine, a)
+    _interim(engine, a)
+    _raters(engine, a)
+    _create(engine, a)
+    try:
+        csv = labels_frame(engine).to_csv(index=False)
+    except UserError:
+        csv = ""
+    st.download_button(a["download"], csv, "labels.csv", "text/csv", key="dl")

@@ -1,0 +1,82 @@
+"""Screenshots of the labelling page for the README, made from the demo (`make screenshots`).
+
+Builds the demo database in a temporary folder, serves the page, and photographs one item with
+both questions open in Chromium at 1280x800 (a laptop) and 390x844 (a phone, touch), into
+docs/img/. Needs Debian's chromium and playwright, like the browser tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "img"
+SIZES = {"laptop": (1280, 800, False), "phone": (390, 844, True)}
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def evaltool(*args: str) -> str:
+    cmd = [sys.executable, "-m", "evaltool", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def shoot(port: int, token: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        for first, (width, height, touch) in zip((True, False), SIZES.values(), strict=True):
+            ctx = browser.new_context(
+                viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+            )
+            page = ctx.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?token={token}")
+            if first:  # the instructions come once per annotator
+                start = page.get_by_role("button", name="Понятно, начать")
+                start.wait_for(timeout=60_000)
+                start.click()
+            page.locator('.labeler[data-view="task"]').wait_for(timeout=60_000)
+            page.keyboard.press("1")
+            page.locator('[data-answer="specific-yes"]').wait_for()
+            page.mouse.move(0, 0)
+            time.sleep(0.3)
+            page.screenshot(path=str(OUT / f"page-{width}x{height}.png"))
+            ctx.close()
+        browser.close()
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        evaltool("demo", "--no-serve", "--dir", tmp)
+        url = f"sqlite:///{Path(tmp) / 'evaltool.db'}"
+        out = evaltool("annotators", "add", "screenshots", "--db", url)
+        token = re.search(r"token=([\w-]+)", out).group(1)  # type: ignore[union-attr]
+        port = 8765
+        env = {**os.environ, "EVALTOOL_DB": url}
+        cmd = [sys.executable, "-m", "evaltool", "annotate", "--port", str(port)]
+        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            shoot(port, token)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("page-*.png"))))
+
+
+if __name__ == "__main__":
+    main()
