@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from evaltool.storage import db
 from evaltool.storage.schema import Annotator, GoldItem
 
+from .conftest import _free_port, _page_servers, serve
 from .test_report import CONTEXTS, write_jsonl
 
 
@@ -74,3 +78,18 @@ def test_gold_import(run_cli, tmp_path: Path) -> None:
 def test_annotate_refuses_missing_database(run_cli, tmp_path: Path) -> None:
     result = run_cli("annotate", "--db", f"sqlite:///{tmp_path}/none.db")
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_annotate_stops_its_server_on_sigterm_and_sigint(
+    sqlite_url: str, tmp_path: Path, sig
+) -> None:  # type: ignore[no-untyped-def]
+    """The process we started is the server: a signal to it leaves nothing serving."""
+    port = _free_port()
+    proc = serve(sqlite_url, port, tmp_path)
+    assert proc.pid in _page_servers()  # exec'd, not a child left to run on its own
+    proc.send_signal(sig)
+    assert proc.wait(timeout=20) is not None
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nobody listens any more
+    assert proc.pid not in _page_servers()
