@@ -39,17 +39,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(ROOT))
+
+from tests.chromium import ARGS, CHROMIUM  # noqa: E402
+
 SETUP = 300_000  # ms: sixteen pages of the old page opening at once take minutes here
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass

@@ -17,10 +17,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.chromium import ARGS, CHROMIUM  # noqa: E402
+
 OUT = ROOT / "docs" / "img"
 SIZES = {"laptop": (1280, 800, False), "phone": (390, 844, True)}
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
 def evaltool(*args: str) -> str:
@@ -32,7 +34,7 @@ def shoot(port: int, token: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for first, (width, height, touch) in zip((True, False), SIZES.values(), strict=True):
             ctx = browser.new_context(
                 viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch

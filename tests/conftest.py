@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from evaltool.cli import cli
 from evaltool.storage import db
+from tests.chromium import ARGS, CHROMIUM
 from tests.golden import tiny
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -139,19 +140,6 @@ def any_db(any_url: str):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
 @pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
     """Debian's chromium through Playwright, one for the session (pages get their own context)."""
@@ -161,7 +149,7 @@ def browser():  # type: ignore[no-untyped-def]
     except ImportError:
         need(False, "playwright is not installed (pip install playwright)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
 
