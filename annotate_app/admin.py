@@ -36,35 +36,46 @@ def _eta(engine, short_labels: int, a: dict[str, str]) -> str:  # type: ignore[n
 
 
 def _progress(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    """A bar per system and a line per study, with when the missing labels should be in."""
-    from sqlalchemy import func, select
-
+    """A bar per system and per study, with when the missing labels should be in."""
     from evaltool.storage.project import load_settings
-    from evaltool.storage.schema import Annotator
 
     st.subheader(a["systems"])
     frame = system_progress(engine)
     with db.session_scope(engine, readonly=True) as s:
         k = load_settings(s).overlap
-        studies = s.execute(select(Study.name, Study.items_per_worker, Study.open)).all()
-        per_study = dict(
-            s.execute(
-                select(Study.name, func.count(Label.id))
-                .join(Annotator, Annotator.study_id == Study.id)
-                .join(Label, Label.annotator_id == Annotator.id)
-                .group_by(Study.name)
-            ).all()
-        )
     for row in frame.itertuples():
         st.progress(float(row.done_share), text=f"{row.system}: {row.done}/{row.items}")
     missing = int((frame["items"] * k - frame["labels"]).clip(lower=0).sum()) if len(frame) else 0
     st.caption(_eta(engine, missing, a))
-    if studies:
+    _studies(engine, a)
+
+
+def _studies(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Per study: workers finished out of the target (``--max-workers``, else those who came)."""
+    from sqlalchemy import func, select
+
+    from evaltool.storage.schema import Annotator
+
+    with db.session_scope(engine, readonly=True) as s:
+        rows = s.execute(
+            select(
+                Study.name,
+                Study.open,
+                Study.max_workers,
+                func.count(Annotator.id),
+                func.count(Annotator.completion_code),
+            )
+            .outerjoin(Annotator, Annotator.study_id == Study.id)
+            .group_by(Study.id)
+            .order_by(Study.name)
+        ).all()
+    if rows:
         st.subheader(a["studies"])
-        for name, quota, is_open in studies:
-            state = a["open"] if is_open else a["closed"]
-            got = per_study.get(name, 0)
-            st.write(f"{name} ({state}): {got} {a['labels']}, {quota} {a['per_worker']}")
+    for name, is_open, target, came, finished in rows:
+        goal = target or came
+        state = a["open"] if is_open else a["closed"]
+        text = a["study_line"].format(name=name, state=state, finished=finished, goal=goal)
+        st.progress(min(1.0, finished / goal) if goal else 0.0, text=text)
 
 
 def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -104,9 +104,15 @@ def test_admin_page_refused_to_annotator_shown_to_admin(page_db: str) -> None:
     at = app(worker, page="admin")
     assert at.error and "только администраторам" in at.error[0].value
     assert not at.dataframe
+    from evaltool.annotation import studies
+
+    studies.create_study(engine, "pilot", "prolific", 3, 0, 0)
+    studies.join_study(engine, "pilot", {"PROLIFIC_PID": "P1"})
     at = app(boss, page="admin")
     assert not at.exception
-    assert len(at.dataframe) == 2  # systems, annotators
+    bars = [e.proto.text for e in at.get("progress")]
+    assert "pilot (открыто): закончили 0 из 1 исполнителей" in bars
+    assert len(at.dataframe) == 2  # the interim SSA table, annotators
     assert "secret-model-name" in str(at.dataframe[0].value)
 
 
