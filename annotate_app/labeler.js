@@ -43,104 +43,111 @@ function question(t, name, label, help, keys, pick) {
   return { group, choices };
 }
 
-function makeUi(parent) {
-  const root = el("div", { className: "labeler" });
-  parent.appendChild(root);
-  const ui = { root, data: null, answers: {}, shown: 0, busy: false, skipping: false, layout: null, task: null, trigger: null };
+// One labelling task on the page: its nodes, the answer so far, and what the keys do.
+class Labeler {
+  constructor(parent) {
+    this.root = el("div", { className: "labeler" });
+    parent.appendChild(this.root);
+    Object.assign(this, { data: null, answers: {}, shown: 0, busy: false, skipping: false, layout: null, task: null, trigger: null });
+    this.onKey = this.onKey.bind(this);
+  }
 
-  ui.send = (name, value) => {
-    if (ui.busy) return;
-    ui.busy = true;
-    root.setAttribute("aria-busy", "true"); // every control ignores input until the reply
-    ui.trigger(name, value);
-  };
+  send(name, value) {
+    if (this.busy) return;
+    this.busy = true;
+    this.root.setAttribute("aria-busy", "true"); // every control ignores input until the reply
+    this.trigger(name, value);
+  }
 
-  ui.ready = () => ui.answers.sensible === false || (ui.answers.sensible === true && ui.answers.specific !== undefined);
+  ready() {
+    return this.answers.sensible === false || (this.answers.sensible === true && this.answers.specific !== undefined);
+  }
 
-  ui.submit = () => {
-    if (!ui.ready() || !ui.data.item || ui.busy) return;
-    ui.send("answer", {
-      id: ui.data.item.id,
-      sensible: ui.answers.sensible,
-      specific: ui.answers.sensible ? ui.answers.specific : false,
-      seconds: (performance.now() - ui.shown) / 1000,
+  submit() {
+    if (!this.ready() || !this.data.item || this.busy) return;
+    this.send("answer", {
+      id: this.data.item.id,
+      sensible: this.answers.sensible,
+      specific: this.answers.sensible ? this.answers.specific : false,
+      seconds: (performance.now() - this.shown) / 1000,
     });
-  };
+  }
 
-  ui.pick = (name, value) => {
-    if (ui.busy || (name === "specific" && ui.answers.sensible !== true)) return;
-    ui.answers[name] = value;
-    if (name === "sensible" && value === false) delete ui.answers.specific;
-    ui.syncAnswers();
-    const task = ui.task;
+  pick(name, value) {
+    if (this.busy || (name === "specific" && this.answers.sensible !== true)) return;
+    this.answers[name] = value;
+    if (name === "sensible" && value === false) delete this.answers.specific;
+    this.syncAnswers();
+    const task = this.task;
     const next = name === "sensible" && value ? task.specific.choices[true] : task.submit;
     if (!next.disabled) next.focus();
-  };
+  }
 
-  ui.syncAnswers = () => {
-    const task = ui.task;
+  syncAnswers() {
+    const task = this.task;
     for (const name of ["sensible", "specific"]) {
       for (const value of [true, false]) {
         const b = task[name].choices[value];
-        const chosen = ui.answers[name] === value;
+        const chosen = this.answers[name] === value;
         b.setAttribute("aria-pressed", String(chosen));
         b.classList.toggle("chosen", chosen);
       }
     }
-    task.specific.group.hidden = ui.answers.sensible !== true;
-    task.submit.disabled = ui.busy || !ui.ready();
-  };
+    task.specific.group.hidden = this.answers.sensible !== true;
+    task.submit.disabled = this.busy || !this.ready();
+  }
 
-  ui.progress = () => {
-    const t = ui.data.t;
+  progress() {
+    const t = this.data.t;
     const bar = el("div", { className: "progress" });
     const count = el("span", { className: "count" });
     bar.appendChild(count);
     const meter = el("progress", { "aria-label": t.progress_label });
     bar.appendChild(meter);
     const tools = el("div", { className: "tools" });
-    tools.appendChild(button(t.instructions, null, { className: "link", "data-action": "help" }, () => ui.send("nav", "help")));
-    tools.appendChild(button(t.language, null, { className: "link", "data-action": "lang", lang: t.other_lang }, () => ui.send("nav", "lang")));
-    if (ui.data.is_admin) tools.appendChild(button(t.admin, null, { className: "link", "data-action": "admin" }, () => ui.send("nav", "admin")));
+    tools.appendChild(button(t.instructions, null, { className: "link", "data-action": "help" }, () => this.send("nav", "help")));
+    tools.appendChild(button(t.language, null, { className: "link", "data-action": "lang", lang: t.other_lang }, () => this.send("nav", "lang")));
+    if (this.data.is_admin) tools.appendChild(button(t.admin, null, { className: "link", "data-action": "admin" }, () => this.send("nav", "admin")));
     bar.appendChild(tools);
     return { bar, count, meter };
-  };
+  }
 
-  ui.fillProgress = (p) => {
-    const { t, quota, done, training } = ui.data;
+  fillProgress(p) {
+    const { t, quota, done, training } = this.data;
     if (training) p.count.textContent = t.training.replace("{i}", training[0]).replace("{n}", training[1]);
     else if (quota) p.count.textContent = `${done} / ${quota}`;
     else p.count.textContent = t.progress.replace("{done}", done);
     p.meter.hidden = !quota;
     if (quota) { p.meter.max = quota; p.meter.value = done; }
-  };
+  }
 
-  ui.buildTask = () => {
-    const t = ui.data.t;
-    const task = { progress: ui.progress() };
+  buildTask() {
+    const t = this.data.t;
+    const task = { progress: this.progress() };
     task.chat = el("section", { className: "chat", "aria-label": t.context });
     const resp = el("section", { className: "response", "aria-label": t.response });
     resp.appendChild(el("span", { className: "who" }, t.speaker_b));
     task.response = el("p", { className: "text" });
     resp.appendChild(task.response);
     const qs = el("div", { className: "questions" });
-    task.sensible = question(t, "sensible", t.sensible_q, t.sensible_help, ["1", "2"], ui.pick);
-    task.specific = question(t, "specific", t.specific_q, t.specific_help, ["3", "4"], ui.pick);
+    const pick = (name, value) => this.pick(name, value);
+    task.sensible = question(t, "sensible", t.sensible_q, t.sensible_help, ["1", "2"], pick);
+    task.specific = question(t, "specific", t.specific_q, t.specific_help, ["3", "4"], pick);
     qs.append(task.sensible.group, task.specific.group);
     const actions = el("div", { className: "actions" });
-    task.submit = button(t.submit, "Enter", { className: "submit", "aria-keyshortcuts": "Enter" }, ui.submit);
-    task.undo = button(t.undo, "U", { className: "secondary", "aria-keyshortcuts": "U", "data-action": "undo" }, () => ui.send("undo", true));
+    task.submit = button(t.submit, "Enter", { className: "submit", "aria-keyshortcuts": "Enter" }, () => this.submit());
+    task.undo = button(t.undo, "U", { className: "secondary", "aria-keyshortcuts": "U", "data-action": "undo" }, () => this.send("undo", true));
     task.skip = el("div", { className: "skip" });
     actions.append(task.submit, task.undo, task.skip);
     const keys = el("p", { className: "keys" }, t.keys);
-    root.replaceChildren(task.progress.bar, task.chat, resp, qs, actions, keys);
-    ui.task = task;
-  };
+    this.root.replaceChildren(task.progress.bar, task.chat, resp, qs, actions, keys);
+    this.task = task;
+  }
 
-  ui.fillTask = () => {
-    const { t, item } = ui.data;
-    const task = ui.task;
-    ui.fillProgress(task.progress);
+  fillTask() {
+    const { t, item } = this.data;
+    const task = this.task;
+    this.fillProgress(task.progress);
     const n = item.turns.length;
     task.chat.replaceChildren(...item.turns.map((turn, i) => {
       const person = (n - 1 - i) % 2 === 0; // the last context turn is the person's
@@ -150,51 +157,51 @@ function makeUi(parent) {
     }));
     task.response.textContent = item.response;
     task.response.dataset.responseId = String(item.id);
-    task.undo.hidden = !ui.data.can_undo;
-    task.skip.hidden = ui.data.view !== "task";
-    ui.skipping = false;
-    ui.fillSkip();
-    ui.syncAnswers();
-  };
+    task.undo.hidden = !this.data.can_undo;
+    task.skip.hidden = this.data.view !== "task";
+    this.skipping = false;
+    this.fillSkip();
+    this.syncAnswers();
+  }
 
-  ui.fillSkip = () => {
-    const t = ui.data.t;
-    const box = ui.task.skip;
-    if (!ui.skipping) {
-      box.replaceChildren(button(t.skip, null, { className: "secondary", "data-action": "skip" }, () => { ui.skipping = true; ui.fillSkip(); }));
+  fillSkip() {
+    const t = this.data.t;
+    const box = this.task.skip;
+    if (!this.skipping) {
+      box.replaceChildren(button(t.skip, null, { className: "secondary", "data-action": "skip" }, () => { this.skipping = true; this.fillSkip(); }));
       return;
     }
     const select = el("select", { "aria-label": t.skip_reason });
-    for (const [value, text] of ui.data.reasons) select.appendChild(el("option", { value }, text));
-    const confirm = button(t.skip_confirm, null, { className: "secondary", "data-action": "skip-confirm" }, () => ui.send("skip", { id: ui.data.item.id, reason: select.value }));
+    for (const [value, text] of this.data.reasons) select.appendChild(el("option", { value }, text));
+    const confirm = button(t.skip_confirm, null, { className: "secondary", "data-action": "skip-confirm" }, () => this.send("skip", { id: this.data.item.id, reason: select.value }));
     box.replaceChildren(select, confirm);
     select.focus();
-  };
+  }
 
-  ui.message = (title, body, extra) => {
+  message(title, body, extra) {
     const box = el("section", { className: "message", role: "status" });
     box.appendChild(el("h2", {}, title));
     if (body) box.appendChild(el("p", {}, body));
     if (extra) box.appendChild(extra);
     return box;
-  };
+  }
 
-  ui.feedbackView = () => {
-    const { t, feedback: f } = ui.data;
+  feedbackView() {
+    const { t, feedback: f } = this.data;
     const body = el("div", {});
     const yesno = (v) => (v === null || v === undefined ? "—" : v ? t.yes : t.no);
     body.appendChild(el("p", { className: f.correct ? "right" : "wrong" }, f.correct ? t.feedback_right : t.feedback_wrong));
     body.appendChild(el("p", {}, `${t.sensible_q} ${yesno(f.sensible)}. ${t.specific_q} ${yesno(f.specific)}.`));
     if (f.explanation) body.appendChild(el("p", { className: "explanation" }, f.explanation));
-    body.appendChild(button(t.continue, "Enter", { className: "submit", "aria-keyshortcuts": "Enter" }, () => ui.send("nav", "next")));
-    return ui.message(t.feedback_title, null, body);
-  };
+    body.appendChild(button(t.continue, "Enter", { className: "submit", "aria-keyshortcuts": "Enter" }, () => this.send("nav", "next")));
+    return this.message(t.feedback_title, null, body);
+  }
 
-  ui.finishedView = () => {
-    const { t, finish } = ui.data;
+  finishedView() {
+    const { t, finish } = this.data;
     const body = el("div", {});
     body.appendChild(el("p", {}, t.code_intro));
-    body.appendChild(el("p", { className: "code", "data-code": ui.data.code }, ui.data.code));
+    body.appendChild(el("p", { className: "code", "data-code": this.data.code }, this.data.code));
     if (finish && finish.method === "get") {
       body.appendChild(el("a", { href: finish.url, className: "submit" }, t.return_link));
     } else if (finish && finish.method === "post") {
@@ -203,56 +210,55 @@ function makeUi(parent) {
       form.appendChild(el("button", { type: "submit", className: "submit" }, t.return_link));
       body.appendChild(form);
     }
-    return ui.message(t.finished_title, null, body);
-  };
+    return this.message(t.finished_title, null, body);
+  }
 
-  ui.update = (data, reply) => {
-    const old = ui.data;
-    ui.data = data;
+  update(data, reply) {
+    const old = this.data;
+    this.data = data;
     const isTask = data.view === "task" || data.view === "training";
     const layout = `${isTask ? "task" : data.view}|${data.lang}|${data.is_admin}`;
     const sameItem = old && isTask && old.view === data.view && old.item && data.item && old.item.id === data.item.id;
-    if (reply || !sameItem) { ui.answers = {}; ui.shown = performance.now(); }
-    ui.busy = false;
-    root.setAttribute("lang", data.lang);
+    if (reply || !sameItem) { this.answers = {}; this.shown = performance.now(); }
+    this.busy = false;
+    this.root.setAttribute("lang", data.lang);
     if (isTask) {
-      if (layout !== ui.layout) ui.buildTask();
-      ui.fillTask();
+      if (layout !== this.layout) this.buildTask();
+      this.fillTask();
     } else {
-      ui.task = null;
-      const p = ui.progress();
-      ui.fillProgress(p);
+      this.task = null;
+      const p = this.progress();
+      this.fillProgress(p);
       let body;
-      if (data.view === "feedback") body = ui.feedbackView();
-      else if (data.view === "finished") body = ui.finishedView();
-      else body = ui.message(data.title, data.message);
-      root.replaceChildren(p.bar, body);
+      if (data.view === "feedback") body = this.feedbackView();
+      else if (data.view === "finished") body = this.finishedView();
+      else body = this.message(data.title, data.message);
+      this.root.replaceChildren(p.bar, body);
     }
-    ui.layout = isTask ? layout : null;
-    root.dataset.view = data.view;
-    root.dataset.item = data.item ? String(data.item.id) : "";
-    root.setAttribute("aria-busy", "false");
-  };
+    this.layout = isTask ? layout : null;
+    this.root.dataset.view = data.view;
+    this.root.dataset.item = data.item ? String(data.item.id) : "";
+    this.root.setAttribute("aria-busy", "false");
+  }
 
-  ui.onKey = (e) => {
+  onKey(e) {
     const target = e.composedPath()[0]; // inside the shadow root, not its host
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
-    if (e.ctrlKey || e.metaKey || e.altKey || !ui.data) return;
-    const view = ui.data.view;
-    if (view === "feedback" && e.key === "Enter") { e.preventDefault(); ui.send("nav", "next"); return; }
+    if (e.ctrlKey || e.metaKey || e.altKey || !this.data) return;
+    const view = this.data.view;
+    if (view === "feedback" && e.key === "Enter") { e.preventDefault(); this.send("nav", "next"); return; }
     if (view !== "task" && view !== "training") return;
-    if (KEYS[e.key]) { e.preventDefault(); ui.pick(...KEYS[e.key]); }
-    else if (e.key === "Enter" && !(target && target.tagName === "BUTTON" && target !== ui.task.submit)) { e.preventDefault(); ui.submit(); }
-    else if ((e.key === "u" || e.key === "U") && ui.data.can_undo) { e.preventDefault(); ui.send("undo", true); }
-  };
-  return ui;
+    if (KEYS[e.key]) { e.preventDefault(); this.pick(...KEYS[e.key]); }
+    else if (e.key === "Enter" && !(target && target.tagName === "BUTTON" && target !== this.task.submit)) { e.preventDefault(); this.submit(); }
+    else if ((e.key === "u" || e.key === "U") && this.data.can_undo) { e.preventDefault(); this.send("undo", true); }
+  }
 }
 
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   let ui = parentElement.__evaltool;
   if (!ui) {
-    ui = makeUi(parentElement);
+    ui = new Labeler(parentElement);
     parentElement.__evaltool = ui;
   }
   const reply = ui.busy;
