@@ -25,6 +25,53 @@ _DECODING = [
 ]
 
 
+_SERVED = ("api", "api_key_env", "concurrency", "timeout", "retries")
+
+
+def served_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Flags for a model behind an OpenAI-compatible server (vLLM, TGI, transformers serve)."""
+    options = [
+        click.option(
+            "--endpoint",
+            default=None,
+            metavar="URL",
+            help="Base URL of an OpenAI-compatible server (http://host:8000/v1); --model is "
+            "the name it serves. Beam search and n-gram bans are refused: a server samples.",
+        ),
+        click.option(
+            "--api",
+            type=click.Choice(["openai", "vllm"]),
+            default="openai",
+            show_default=True,
+            help="Request fields: openai's only, or with vLLM's top_k, repetition_penalty and "
+            "min_tokens.",
+        ),
+        click.option(
+            "--api-key-env",
+            default=None,
+            metavar="VAR",
+            help="Environment variable holding the API key (never stored or printed).",
+        ),
+        click.option(
+            "--concurrency", type=int, default=4, show_default=True, help="Requests in flight."
+        ),
+        click.option(
+            "--timeout", type=float, default=120.0, show_default=True, help="Seconds per request."
+        ),
+        click.option(
+            "--retries",
+            type=int,
+            default=6,
+            show_default=True,
+            help="Retries per request on 429, 5xx, timeouts and lost connections, with "
+            "exponential backoff.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """One flag per decoding setting; the defaults are the ruDialoGPT model card's."""
     for flag, kind, dest, text in reversed(_DECODING):
@@ -85,6 +132,21 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Seed for sampling; each context draws from its own stream, so replies do not "
     "depend on the batch.",
 )
+@click.option(
+    "--prompt-format",
+    type=click.Choice(["auto", "rudialogpt", "chat-template", "plain"]),
+    default="auto",
+    show_default=True,
+    help="How turns become the prompt. auto: chat-template for a tokenizer with a chat template "
+    "(and for --endpoint), rudialogpt for the ruDialoGPT vocabulary, else plain.",
+)
+@click.option(
+    "--system-prompt",
+    default=None,
+    metavar="TEXT",
+    help="A system message (chat-template) or first line (plain); stored with the system.",
+)
+@served_options
 @decoding_options
 @db_option
 def generate(
@@ -100,14 +162,19 @@ def generate(
     engine: str,
     decoding: str,
     seed: int,
+    prompt_format: str,
+    system_prompt: str | None,
+    endpoint: str | None,
     do_sample: bool | None,
     db_url: str | None,
     **options: Any,
 ) -> None:
-    """Generate responses to a dataset's contexts with causal LMs; re-runs resume."""
+    """Generate responses to a dataset's contexts with causal LMs, local or served
+    (--endpoint); re-runs resume."""
     from evaltool.generation.run import DEFAULT_MODELS, RunConfig
     from evaltool.storage import db
 
+    served = {k: options.pop(k) for k in _SERVED}
     engine_db = db.connect(db_url)
     chosen = models or DEFAULT_MODELS
     if system and len(chosen) > 1:
@@ -122,6 +189,20 @@ def generate(
     changes["decoding"] = decoding
     if do_sample is not None:
         changes["do_sample"] = do_sample
+    common = {
+        "dataset": dataset,
+        "system": system,
+        "limit": limit,
+        "context_turns": context_turns,
+        "prompt_format": prompt_format,
+        "system_prompt": system_prompt,
+        "seed": seed,
+    }
+    if endpoint is not None:
+        if len(models) != 1:
+            raise UserError("--endpoint needs exactly one --model: the name the server knows")
+        _run_served(engine_db, endpoint, models[0], changes, common, served)
+        return
     for model in chosen:
         if model.startswith("baseline:"):
             _run_baseline(engine_db, model, dataset, limit, seed)
@@ -131,42 +212,77 @@ def generate(
             RunConfig(
                 model=model,
                 settings=changes,
-                dataset=dataset,
-                system=system,
                 revision=revision,
-                limit=limit,
-                context_turns=context_turns,
                 batch_size=batch_size,
                 device=device,
                 dtype=dtype,
-                seed=seed,
                 engine=engine,
+                **common,
             ),
         )
+
+
+def _progress_bar(name: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar made on the first call ``(total, 0)`` and moved by later calls; and a closer."""
+    from tqdm import tqdm
+
+    bar: list[Any] = []
+
+    def progress(total: int, done: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit="ctx", desc=name))
+        else:
+            bar[0].update(done)
+
+    def close() -> None:
+        if bar:
+            bar[0].close()
+
+    return progress, close
+
+
+def _run_served(
+    engine_db: Any,
+    endpoint: str,
+    model: str,
+    changes: dict[str, Any],
+    common: dict[str, Any],
+    served: dict[str, Any],
+) -> None:
+    from evaltool.generation.served import ServedConfig, run_served
+    from evaltool.generation.settings import GenerationSettings
+
+    config = ServedConfig(
+        endpoint=endpoint,
+        model=model,
+        settings=GenerationSettings(**changes),
+        **common,
+        **served,
+    )
+    progress, close = _progress_bar(config.system or model.rstrip("/").split("/")[-1])
+    try:
+        summary = run_served(engine_db, config, progress=progress)
+    finally:
+        close()
+    click.echo(
+        f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
+        f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
+        f"{summary.retried} requests retried [served by {endpoint}]"
+    )
 
 
 def _run_model(engine_db: Any, config: Any) -> None:
     from dataclasses import replace
 
-    from tqdm import tqdm
-
     from evaltool.generation import run as gen
     from evaltool.generation.settings import GenerationSettings
 
     config = replace(config, settings=GenerationSettings(**config.settings))
-    bar: list[Any] = []
-
-    def progress(total: int, done: int) -> None:
-        if not bar:
-            bar.append(
-                tqdm(total=total, unit="ctx", desc=config.system or gen.system_name(config.model))
-            )
-        else:
-            bar[0].update(done)
-
-    summary = gen.run(engine_db, config, progress=progress)
-    if bar:
-        bar[0].close()
+    progress, close = _progress_bar(config.system or gen.system_name(config.model))
+    try:
+        summary = gen.run(engine_db, config, progress=progress)
+    finally:
+        close()
     x = summary.extra
     click.echo(
         f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "

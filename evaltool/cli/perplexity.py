@@ -17,6 +17,16 @@ from evaltool.cli.common import dataset_option, db_option
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Contexts per batch.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", default="auto", show_default=True, help="auto, fp32, fp16 or bf16.")
+@click.option(
+    "--prompt-format",
+    type=click.Choice(["auto", "rudialogpt", "chat-template", "plain"]),
+    default="auto",
+    show_default=True,
+    help="auto: the format the system's responses were generated with.",
+)
+@click.option(
+    "--system-prompt", default=None, metavar="TEXT", help="Default: the system's own, if any."
+)
 @dataset_option
 @db_option
 def perplexity(
@@ -27,6 +37,8 @@ def perplexity(
     batch_size: int,
     device: str,
     dtype: str,
+    prompt_format: str,
+    system_prompt: str | None,
     dataset: str | None,
     db_url: str | None,
 ) -> None:
@@ -44,6 +56,8 @@ def perplexity(
         batch_size=batch_size,
         device=device,
         dtype=dtype,
+        prompt_format=prompt_format,
+        system_prompt=system_prompt,
     )
     result = run(db.connect(db_url), config)
     click.echo(

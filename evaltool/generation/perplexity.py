@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from evaltool.errors import UserError
-from evaltool.generation.prompting import FORMATS
+from evaltool.generation.prompting import AUTO, PromptFormat, resolve
 from evaltool.storage.db import session_scope
 from evaltool.storage.systems import pending_contexts, record_perplexity, require_system
 
@@ -33,7 +33,8 @@ class PerplexityConfig:
     dataset: str | None = None
     revision: str | None = None
     context_turns: int = 3
-    prompt_format: str = "rudialogpt"
+    prompt_format: str = AUTO
+    system_prompt: str | None = None
     batch_size: int = DEFAULT_BATCH
     device: str = "auto"
     dtype: str = "auto"
@@ -50,18 +51,19 @@ class Scored:
 
 def sequences(
     tok: Any,
-    fmt: Any,
+    fmt: PromptFormat,
     turns: list[list[str]],
     replies: list[str],
     room: int | None,
     context_turns: int,
+    system_prompt: str | None = None,
 ) -> list[tuple[list[int], int]]:
     """(token ids, how many of them at the end are scored) per context."""
     out = []
     for t, reply in zip(turns, replies, strict=True):
-        prompt = fmt.build(t, context_turns)
-        head = tok.encode(prompt)
-        tail = tok.encode(prompt + fmt.continuation(reply))[len(head) :]
+        head = fmt.encode(tok, fmt.prompt(t, context_turns, system_prompt, tok))
+        full = fmt.encode(tok, fmt.answered(t, context_turns, system_prompt, tok, reply))
+        tail = full[len(head) :]
         if room is not None and len(head) + len(tail) > room:
             head = head[-max(room - len(tail), 1) :]
             tail = tail[: room - len(head)]
@@ -100,9 +102,13 @@ def run(engine: Engine, config: PerplexityConfig) -> Scored:
 
     if config.batch_size < 1:
         raise UserError("must be 1 or more", field="batch_size")
-    fmt = FORMATS[config.prompt_format]
     with session_scope(engine, readonly=True) as s:
-        require_system(s, config.system)  # before the model is loaded
+        stored = require_system(s, config.system).settings  # before the model is loaded
+    # Score with the prompts the system's responses were generated from, unless told otherwise.
+    fmt_name = config.prompt_format
+    if fmt_name == AUTO:
+        fmt_name = stored.get("prompt_format", AUTO)
+    system_prompt = config.system_prompt or stored.get("system_prompt")
     dataset, contexts, _ = pending_contexts(engine, config.dataset, "", None)
     contexts = [c for c in contexts if c.reference]
     if not contexts:
@@ -114,6 +120,7 @@ def run(engine: Engine, config: PerplexityConfig) -> Scored:
         device=device,
         dtype=eng.pick_dtype(config.dtype, device),
     )
+    fmt = resolve(fmt_name, loaded.tokenizer)
     cfg = loaded.model.config
     room = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
     seqs = sequences(
@@ -123,9 +130,14 @@ def run(engine: Engine, config: PerplexityConfig) -> Scored:
         [c.reference or "" for c in contexts],
         room,
         config.context_turns,
+        system_prompt,
     )
     result = score(loaded, seqs, config.batch_size)
-    settings = {"context_turns": config.context_turns, "prompt_format": fmt.name}
+    settings = {
+        "context_turns": config.context_turns,
+        "prompt_format": fmt.name,
+        "system_prompt": system_prompt,
+    }
     record_perplexity(
         engine,
         config.system,

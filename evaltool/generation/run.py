@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 import evaltool
 from evaltool.errors import UserError
-from evaltool.generation.prompting import FORMATS, PromptFormat
+from evaltool.generation.prompting import AUTO, PromptFormat, resolve
 from evaltool.generation.settings import GenerationSettings, context_key
 from evaltool.reference import REFERENCE_MODELS
 from evaltool.storage.schema import Context, Response
@@ -40,7 +40,8 @@ class RunConfig:
     revision: str | None = None
     limit: int | None = None
     context_turns: int = 3
-    prompt_format: str = "rudialogpt"
+    prompt_format: str = AUTO
+    system_prompt: str | None = None
     batch_size: int | None = None
     device: str = "auto"
     dtype: str = "auto"
@@ -97,23 +98,19 @@ def prepare(config: RunConfig, name: str) -> Prepared:
     from evaltool.generation import fastloop as fastgen
 
     settings = config.settings
-    fmt = FORMATS[config.prompt_format]
     device = eng.pick_device(config.device)
     dtype = eng.pick_dtype(config.dtype, device)
     loaded = eng.load(config.model, revision=config.revision, device=device, dtype=dtype)
     tok = loaded.tokenizer
-    stop_ids = [tok.convert_tokens_to_ids(t) for t in fmt.special_tokens]
-    if any(i is None or i == tok.unk_token_id for i in stop_ids):
-        raise UserError(
-            f"model {config.model}: tokenizer lacks the speaker tokens {fmt.special_tokens}"
-        )
-    eos_id = settings.eos_token_id if settings.eos_token_id is not None else stop_ids[0]
+    fmt = resolve(config.prompt_format, tok)
+    eos_id = settings.eos_token_id if settings.eos_token_id is not None else fmt.stop_id(tok)
     backend = fastgen.choose(config.engine, loaded, settings.decoding)
     stored = {
         **settings.to_dict(),
         "eos_token_id": eos_id,
         "context_turns": config.context_turns,
         "prompt_format": fmt.name,
+        "system_prompt": config.system_prompt,
         "seed": config.seed,
     }
     run = {
@@ -135,14 +132,17 @@ def prepare(config: RunConfig, name: str) -> Prepared:
 
 
 def build_prompts(
-    prep: Prepared, todo: list[Context], context_turns: int, max_new: int
+    prep: Prepared, todo: list[Context], config: RunConfig
 ) -> tuple[dict[int, list[int]], int]:
     """Token ids per context id, and how many prompts were cut to fit the model's positions.
 
     Overlong prompts keep their end (the latest words): the model could not take them whole.
     """
-    tok = prep.loaded.tokenizer
-    prompts = {c.id: tok.encode(prep.fmt.build(c.turns, context_turns)) for c in todo}
+    tok, fmt, turns = prep.loaded.tokenizer, prep.fmt, config.context_turns
+    prompts = {
+        c.id: fmt.encode(tok, fmt.prompt(c.turns, turns, config.system_prompt, tok)) for c in todo
+    }
+    max_new = config.settings.max_new_tokens
     cfg = prep.loaded.model.config
     room = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
     if room is None:
@@ -172,7 +172,7 @@ def run(
     name = config.system or system_name(config.model)
     dataset, todo, skipped = pending_contexts(engine, config.dataset, name, config.limit)
     prep = prepare(config, name)
-    prompts, cut = build_prompts(prep, todo, config.context_turns, settings.max_new_tokens)
+    prompts, cut = build_prompts(prep, todo, config)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     system_id = register_system(
         engine, prep.spec, {**prep.run, "started": started, "contexts": len(todo)}
