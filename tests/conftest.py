@@ -55,7 +55,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -79,7 +79,7 @@ def pg_server() -> Iterator[str]:
     if os.geteuid() == 0:  # initdb refuses root
         shutil.chown(root, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
         check=True,
@@ -157,7 +157,7 @@ def browser():  # type: ignore[no-untyped-def]
 @contextmanager
 def served(url: str, cwd: Path) -> Iterator[int]:
     """`evaltool annotate` on a free port for the block; stopped (SIGTERM) after it."""
-    port = _free_port()
+    port = free_port()
     proc = serve(url, port, cwd)
     try:
         yield port
@@ -171,14 +171,17 @@ def served(url: str, cwd: Path) -> Iterator[int]:
 
 
 def _page_servers() -> set[int]:
-    """Pids of running annotation page servers (Streamlit running annotate_app)."""
+    """Pids of running servers that tests start: annotation pages (Streamlit running
+    annotate_app) and model servers (``transformers serve``)."""
     found = set()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(b"streamlit" in a for a in args) and any(b"annotate_app" in a for a in args):
+        page = any(b"streamlit" in a for a in args) and any(b"annotate_app" in a for a in args)
+        model = any(a.endswith(b"transformers") for a in args[:2]) and b"serve" in args
+        if page or model:
             found.add(int(cmdline.parent.name))
     return found
 
@@ -187,13 +190,13 @@ _SERVERS_BEFORE = _page_servers()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when a test left an annotation page server behind (and stop it)."""
+    """Fail the run when a test left a server behind (and stop it)."""
     left = _page_servers() - _SERVERS_BEFORE
     if left:
         for pid in left:
             with suppress(OSError):
                 os.kill(pid, 9)
-        print(f"\nFAILED: annotation page servers left running: {sorted(left)}", file=sys.stderr)
+        print(f"\nFAILED: servers left running: {sorted(left)}", file=sys.stderr)
         session.exitstatus = 1
 
 
@@ -239,6 +242,41 @@ def make_tiny_model(folder: Path, seed: int = 0, eos_boost: float = 4.0) -> Path
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a tiny random GPT-2 and the ruDialoGPT tokenizer, loadable by --model."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+# A ChatML template, as Qwen's: the turn ends with <|im_end|>, a special token of its own.
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def make_tiny_chat_model(folder: Path, seed: int = 1) -> Path:
+    """A tiny random GPT-2 whose tokenizer has a chat template (ChatML, two added special
+    tokens that fit the tiny vocabulary) and whose generation config samples, as chat models'
+    do; ``<|im_end|>`` is made likely so replies end."""
+    import torch
+    from transformers import GenerationConfig
+
+    tok = build_tokenizer()
+    tok.add_tokens(["<|im_start|>", "<|im_end|>"], special_tokens=True)
+    tok.eos_token = "<|im_end|>"
+    tok.chat_template = CHATML
+    model = tiny.build_model(seed, eos_boost=1.0)
+    with torch.no_grad():
+        model.transformer.wte.weight[tok.eos_token_id] *= 4.0
+    model.generation_config = GenerationConfig(
+        do_sample=True, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id
+    )
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a tiny chat model: ``--prompt-format auto`` picks its chat template."""
+    return make_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat-model"))
 
 
 def make_pool(

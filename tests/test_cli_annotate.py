@@ -12,7 +12,7 @@ from sqlalchemy import select
 from evaltool.storage import db
 from evaltool.storage.schema import Annotator, GoldItem
 
-from .conftest import _free_port, _page_servers, serve
+from .conftest import _page_servers, free_port, serve
 from .test_report import CONTEXTS, write_jsonl
 
 
@@ -85,7 +85,7 @@ def test_annotate_stops_its_server_on_sigterm_and_sigint(
     sqlite_url: str, tmp_path: Path, sig
 ) -> None:  # type: ignore[no-untyped-def]
     """The process we started is the server: a signal to it leaves nothing serving."""
-    port = _free_port()
+    port = free_port()
     proc = serve(sqlite_url, port, tmp_path)
     assert proc.pid in _page_servers()  # exec'd, not a child left to run on its own
     proc.send_signal(sig)

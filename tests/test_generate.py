@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from evaltool.generation import run as gen
 from evaltool.storage import db
-from evaltool.storage.schema import Response, System
+from evaltool.storage.schema import Context, Response, System
 
 
 @pytest.fixture
@@ -268,3 +268,35 @@ def test_decoding_rule_is_shown_by_status_and_report(
     assert rep["systems"][0]["decoding"] == "transformers"
     md = (tmp_path / "reports" / "ru-mtb" / "report.md").read_text()
     assert f"| {tiny_model.name} | model | transformers | 4 |" in md
+
+
+def test_chat_model_from_a_folder_is_prompted_through_its_template(
+    run_cli, shipped, tiny_chat_model
+) -> None:
+    from transformers import AutoTokenizer
+
+    from evaltool.generation.prompting import messages
+
+    system_prompt = "Отвечай кратко."
+    args = ["generate", "--model", str(tiny_chat_model), "--limit", "8"]
+    result = run_cli(*args, "--system-prompt", system_prompt)
+    assert result.exit_code == 0, result.output
+    tok = AutoTokenizer.from_pretrained(tiny_chat_model)
+    with db.session_scope(db.make_engine(shipped)) as s:
+        system = s.scalars(select(System)).one()
+        assert system.settings["prompt_format"] == "chat-template"
+        assert system.settings["system_prompt"] == system_prompt
+        assert system.settings["eos_token_id"] == tok.convert_tokens_to_ids("<|im_end|>")
+        rows = s.execute(select(Response.text, Response.meta, Response.context_id)).all()
+        turns = {c.id: c.turns for c in s.scalars(select(Context))}
+    assert len(rows) == 8 * 3
+    assert not any("<|im_" in text for text, _, _ in rows)
+    for _, meta, cid in rows:
+        expected = tok.apply_chat_template(
+            messages(turns[cid], 3, system_prompt), tokenize=True, add_generation_prompt=True
+        )["input_ids"]
+        assert meta["prompt_tokens"] == len(expected)
+    # ruDialoGPT's format has no place for the system prompt: refused before anything is written
+    other = run_cli(*args, "--system", "x", "--prompt-format", "rudialogpt", "--system-prompt", "y")
+    assert other.exit_code == 2 and "--system-prompt: the rudialogpt format" in other.stderr
+    assert len(responses(shipped)) == 24

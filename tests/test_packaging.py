@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import _free_port, serve
+from .conftest import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 PIP = [sys.executable, "-m", "pip"]
@@ -87,6 +87,6 @@ def test_installed_wheel_runs_from_another_folder(wheel: Path, tmp_path: Path) -
     run("labels", "import", "l.jsonl")
     assert "report.json" in run("report", "--resamples", "1000")
     assert json.loads((work / "reports/ru-mtb/report.json").read_text())["systems"][0]["items"] == 3
-    proc = serve(f"sqlite:///{work / 'evaltool.db'}", _free_port(), work, command=evaltool)
+    proc = serve(f"sqlite:///{work / 'evaltool.db'}", free_port(), work, command=evaltool)
     proc.terminate()
     assert proc.wait(timeout=20) is not None

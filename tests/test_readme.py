@@ -20,7 +20,7 @@ import pytest
 from evaltool.demo import simulate_labels
 from evaltool.storage import db
 
-from .conftest import _free_port, make_tiny_model, serve
+from .conftest import free_port, make_tiny_model, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_IN_README = "postgresql://evaltool@127.0.0.1:5432/evaltool"
@@ -69,7 +69,7 @@ def test_every_bash_block_runs(tmp_path: Path, pg_url: str) -> None:
         elif words[0] == ".venv/bin/evaltool":
             args = words[1:]
             if args[0] == "annotate":
-                port = _free_port()
+                port = free_port()
                 proc = serve(env.get(db.ENV_VAR, "sqlite:///evaltool.db"), port, work)
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
                     assert r.status == 200

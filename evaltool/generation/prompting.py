@@ -194,7 +194,9 @@ class ChatTemplateFormat:
         head = self.encode(tok, self._render(tok, convo, True))
         answer = [*convo, {"role": "assistant", "content": "y"}]
         full = self.encode(tok, self._render(tok, answer, False))
-        special = set(tok.all_special_ids)
+        special = set(tok.all_special_ids) | {
+            i for i, t in getattr(tok, "added_tokens_decoder", {}).items() if t.special
+        }
         after = full[len(head) :] if full[: len(head)] == head else []
         found = next((i for i in after if i in special), tok.eos_token_id)
         if found is None:

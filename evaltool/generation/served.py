@@ -86,16 +86,12 @@ def _check_config(config: ServedConfig) -> None:
         )
 
 
-def served_models(client: Client, model: str) -> list[str]:
-    """The model ids the server lists; a user error when it lists others but not ``model``."""
+def served_models(client: Client) -> list[str]:
+    """The model ids the server lists: asked first, so that an unreachable server or a wrong
+    URL fails before the system is registered. (Servers that load on demand, as
+    ``transformers serve``, list only what they hold, so the list is recorded, not enforced.)"""
     listed = client.get("/models").get("data") or []
-    ids = [str(m.get("id")) for m in listed if isinstance(m, dict)]
-    if ids and model not in ids:
-        raise UserError(
-            f"the server at {client.base_url} serves {', '.join(ids)}, not {model!r}",
-            field="model",
-        )
-    return ids
+    return [str(m.get("id")) for m in listed if isinstance(m, dict)]
 
 
 def request_body(
@@ -153,7 +149,7 @@ def run_served(
     )
     name = config.system or config.model.rstrip("/").split("/")[-1]
     dataset, todo, skipped = pending_contexts(engine, config.dataset, name, config.limit)
-    listed = served_models(client, config.model)
+    listed = served_models(client)
     stored = {
         "decoding": "server",
         "request": params,
