@@ -181,9 +181,25 @@ def _page_servers() -> set[int]:
             continue
         page = any(b"streamlit" in a for a in args) and any(b"annotate_app" in a for a in args)
         model = any(a.endswith(b"transformers") for a in args[:2]) and b"serve" in args
-        if page or model:
+        if (page or model) and _ours(int(cmdline.parent.name)):
             found.add(int(cmdline.parent.name))
     return found
+
+
+def _ours(pid: int) -> bool:
+    """Whether ``pid`` descends from this pytest process or was orphaned (its parent died):
+    servers of another test session running beside this one are left alone."""
+    first = True
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == os.getpid() or (first and ppid == 1):
+            return True
+        pid, first = ppid, False
+    return False
 
 
 _SERVERS_BEFORE = _page_servers()

@@ -97,3 +97,27 @@ def test_perplexity_is_stored_and_reported_beside_ssa(run_cli, tmp_path: Path) -
     assert again.exit_code == 0  # a new measurement replaces the old one
     missing = run_cli("perplexity", "--model", str(tmp_path / "m0"), "--system", "nope")
     assert missing.exit_code == 2 and "--system: no system 'nope'" in missing.stderr
+
+
+def test_chat_model_scores_the_reply_its_template_would_close(tiny_chat_model: Path) -> None:
+    from evaltool.generation.prompting import FORMATS, messages
+
+    loaded = E.load(
+        str(tiny_chat_model), revision=None, device=torch.device("cpu"), dtype=torch.float32
+    )
+    tok, system = loaded.tokenizer, "Отвечай кратко."
+    turns = [c["turns"] for c in CONTEXTS]
+    replies = [c["reference"] for c in CONTEXTS]
+    seqs = sequences(tok, FORMATS["chat-template"], turns, replies, None, 3, system)
+    nll, n = 0.0, 0
+    for t, reply in zip(turns, replies, strict=True):
+        convo = messages(t, 3, system)
+        head = tok.apply_chat_template(convo, add_generation_prompt=True)["input_ids"]
+        full = tok.apply_chat_template([*convo, {"role": "assistant", "content": reply}])
+        ids = full["input_ids"]
+        assert ids[: len(head)] == head and tok.eos_token_id in ids[len(head) :]
+        with torch.inference_mode():
+            logp = torch.log_softmax(loaded.model(torch.tensor([ids])).logits[0].float(), -1)
+        nll -= sum(float(logp[i - 1, ids[i]]) for i in range(len(head), len(ids)))
+        n += len(ids) - len(head)
+    assert score(loaded, seqs, 2).perplexity == pytest.approx(math.exp(nll / n), rel=1e-5)

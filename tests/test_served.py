@@ -125,6 +125,7 @@ def test_completions_in_the_rudialogpt_format_resume(run_cli, shipped, server, s
     result = run_cli(*args, "--concurrency", "3")
     assert result.exit_code == 0, result.output
     assert "6 contexts, 12 responses" in result.stdout
+    assert "6/6" in result.stderr and "ctx" in result.stderr  # the progress bar
     system, rows = stored(shipped, "tiny")
     assert sorted((r.context_id, r.rank) for r in rows) == [
         (c, k) for c in range(1, 7) for k in (0, 1)
@@ -133,7 +134,9 @@ def test_completions_in_the_rudialogpt_format_resume(run_cli, shipped, server, s
     assert system.settings["prompt_format"] == "rudialogpt"
     assert system.settings["decoding"] == "server"
     assert system.provenance["engine"] == "endpoint"
-    assert system.provenance["runs"][0]["endpoint"] == server
+    run = system.provenance["runs"][0]
+    assert run["endpoint"] == server and run["answered_as"] == [str(served_rudialogpt)]
+    assert run["system_fingerprints"] == [] and run["retried"] == 0
     assert all(r.meta["server_model"] == str(served_rudialogpt) for r in rows)
     assert all(0 < r.meta["new_tokens"] <= 12 and r.meta["prompt_tokens"] > 0 for r in rows)
     assert not any("@@" in r.text for r in rows)
@@ -322,3 +325,13 @@ def test_server_killed_mid_run_then_the_same_command_completes(
     assert f"{kept} already done" in rerun.stdout and f"{30 - kept} contexts" in rerun.stdout
     _, rows = stored(shipped, served_rudialogpt.name)
     assert len(rows) == 60 and len({(r.context_id, r.rank) for r in rows}) == 60
+
+
+def test_flags_of_the_other_kind_of_run_refused(run_cli, shipped):
+    served = ["generate", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m", *SAMPLING]
+    result = run_cli(*served, "--device", "cpu", "--batch-size", "8")
+    assert result.exit_code == 2
+    assert "error: --batch-size, --device: only for local models" in result.stderr
+    result = run_cli("generate", "--model", "m", "--concurrency", "8")
+    assert result.exit_code == 2
+    assert "error: --concurrency: only for served models; give --endpoint" in result.stderr

@@ -175,6 +175,7 @@ def generate(
     from evaltool.storage import db
 
     served = {k: options.pop(k) for k in _SERVED}
+    _check_flags(endpoint is not None)
     engine_db = db.connect(db_url)
     chosen = models or DEFAULT_MODELS
     if system and len(chosen) > 1:
@@ -220,6 +221,23 @@ def generate(
                 **common,
             ),
         )
+
+
+_LOCAL = ("revision", "batch_size", "device", "dtype", "engine", "decoding")
+
+
+def _check_flags(served: bool) -> None:
+    """Refuse flags given on the command line that mean nothing for this kind of run."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    wrong = _LOCAL if served else _SERVED
+    given = [n for n in wrong if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        if served:
+            raise UserError(f"{flags}: only for local models; leave out with --endpoint")
+        raise UserError(f"{flags}: only for served models; give --endpoint URL too")
 
 
 def _progress_bar(name: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:

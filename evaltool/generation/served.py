@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,13 @@ from evaltool.generation.openai_api import MAX_SEED, Client, request_params
 from evaltool.generation.prompting import AUTO, PromptFormat, messages, resolve
 from evaltool.generation.settings import GenerationSettings, context_key
 from evaltool.storage.schema import Context, Response
-from evaltool.storage.systems import SystemSpec, pending_contexts, register_system, store_batch
+from evaltool.storage.systems import (
+    SystemSpec,
+    close_run,
+    pending_contexts,
+    register_system,
+    store_batch,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class ServedSummary:
     skipped: int = 0
     retried: int = 0
     seconds: float = 0.0
+    server_models: set[str] = field(default_factory=set)
+    fingerprints: set[str] = field(default_factory=set)
 
 
 def _api_key(name: str | None) -> str | None:
@@ -174,9 +182,18 @@ def run_served(
     summary = ServedSummary(system=name, skipped=skipped)
     keys = {c.id: context_key(config.seed, dataset.name, c.external_id) for c in todo}
     start = time.perf_counter()
-    _run_pool(engine, client, config, fmt, params, todo, keys, system_id, summary, progress)
-    summary.seconds = time.perf_counter() - start
-    summary.retried = client.retried
+    try:
+        _run_pool(engine, client, config, fmt, params, todo, keys, system_id, summary, progress)
+    finally:  # an interrupted run's log says what it did, too
+        summary.seconds = time.perf_counter() - start
+        summary.retried = client.retried
+        facts = {
+            "answered_as": sorted(summary.server_models),
+            "system_fingerprints": sorted(summary.fingerprints),
+            "retried": summary.retried,
+            "answered": summary.contexts,
+        }
+        close_run(engine, system_id, facts)
     return summary
 
 
@@ -240,6 +257,10 @@ def _commit(
     for rank in sorted(answers):
         meta = dict(answers[rank])
         text = fmt.extract(meta.pop("text"))
+        if meta["server_model"]:
+            summary.server_models.add(str(meta["server_model"]))
+        if meta["system_fingerprint"]:
+            summary.fingerprints.add(str(meta["system_fingerprint"]))
         rows.append(
             Response(context_id=ctx.id, system_id=system_id, rank=rank, text=text, meta=meta)
         )

@@ -94,6 +94,19 @@ def register_system(engine: Engine, spec: SystemSpec, run: dict[str, Any] | None
         return register(s, spec, run).id
 
 
+def close_run(engine: Engine, system_id: int, facts: dict[str, Any]) -> None:
+    """Add what a run learnt while it ran (the models a server answered as, say) to the
+    system's last run log entry."""
+    with session_scope(engine) as s:
+        row = s.get(System, system_id)
+        if row is None:
+            return
+        prov = dict(row.provenance or {})
+        runs = list(prov.get("runs") or [{}])
+        runs[-1] = {**runs[-1], **facts}
+        row.provenance = {**prov, "runs": runs}
+
+
 def pending_contexts(
     engine: Engine, dataset: str | None, system: str, limit: int | None
 ) -> tuple[Dataset, list[Context], int]:
