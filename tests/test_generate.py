@@ -300,3 +300,35 @@ def test_chat_model_from_a_folder_is_prompted_through_its_template(
     other = run_cli(*args, "--system", "x", "--prompt-format", "rudialogpt", "--system-prompt", "y")
     assert other.exit_code == 2 and "--system-prompt: the rudialogpt format" in other.stderr
     assert len(responses(shipped)) == 24
+
+
+def test_chat_model_of_another_architecture_runs_through_transformers_generate(
+    run_cli, shipped, tmp_path, tiny_chat_model
+) -> None:
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_chat_model)
+    folder = tmp_path / "tiny-llama-chat"
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        eos_token_id=tok.eos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    args = ["generate", "--model", str(folder), "--limit", "4", "--max-new-tokens", "8"]
+    refused = run_cli(*args)
+    assert refused.exit_code == 2 and "use the transformers rule" in refused.stderr
+    result = run_cli(*args, "--decoding", "transformers")
+    assert result.exit_code == 0, result.output
+    assert "hf engine" in result.stdout
+    with db.session_scope(db.make_engine(shipped)) as s:
+        system = s.scalars(select(System)).one()
+        assert system.settings["prompt_format"] == "chat-template"
+        assert system.settings["eos_token_id"] == tok.eos_token_id
+    assert len(responses(shipped)) == 4 * 3

@@ -136,3 +136,13 @@ def test_what_a_server_cannot_do_is_refused(changes: dict, named: str) -> None:
         request_params(GenerationSettings(**settings))
     with pytest.raises(UserError, match="use openai or vllm"):
         request_params(GenerationSettings(**SAMPLING), "tgi")
+
+
+def test_a_stopped_client_gives_up_instead_of_retrying(scripted) -> None:
+    _Scripted.script = [(503, {}, b"busy", 0.0)] * 2
+    c = Client(scripted, retries=5, backoff=60.0)
+    threading.Timer(0.3, c.stop).start()
+    started = time.monotonic()
+    with pytest.raises(UserError, match="interrupted"):
+        c.post("/completions", {})
+    assert time.monotonic() - started < 5 and len(_Scripted.seen) == 1

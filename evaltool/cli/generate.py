@@ -180,12 +180,7 @@ def generate(
     chosen = models or DEFAULT_MODELS
     if system and len(chosen) > 1:
         raise UserError("--system names one system: give it with a single --model")
-    if batch_size is not None and batch_size < 1:
-        raise UserError("--batch-size must be 1 or more")
-    if limit is not None and limit < 1:
-        raise UserError("--limit must be 1 or more")
-    if context_turns < 1:
-        raise UserError("--context-turns must be 1 or more")
+    _check_counts(batch_size=batch_size, limit=limit, context_turns=context_turns)
     changes = {k: v for k, v in options.items() if v is not None}
     changes["decoding"] = decoding
     if do_sample is not None:
@@ -221,6 +216,13 @@ def generate(
                 **common,
             ),
         )
+
+
+def _check_counts(**counts: int | None) -> None:
+    """Refuse counts below 1 (None: not given)."""
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be 1 or more")
 
 
 _LOCAL = ("revision", "batch_size", "device", "dtype", "engine", "decoding")

@@ -12,7 +12,6 @@ import http.client
 import json
 import random
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -133,9 +132,14 @@ class Client:
     retries: int = 6
     backoff: float = 0.5
     max_backoff: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None  # None: wait on ``stopped``
     retried: int = 0
+    stopped: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def stop(self) -> None:
+        """Make requests waiting to retry give up at once (the run is being interrupted)."""
+        self.stopped.set()
 
     def get(self, path: str) -> dict[str, Any]:
         """GET ``path`` under the base URL, with retries."""
@@ -150,7 +154,7 @@ class Client:
             try:
                 return self._once(method, path, body)
             except Retryable as exc:
-                if attempt == self.retries:
+                if attempt == self.retries or self.stopped.is_set():
                     raise UserError(
                         f"{self.base_url}{path}: {exc} after {attempt + 1} tries; answered "
                         "contexts are kept, re-run the same command to finish",
@@ -158,7 +162,11 @@ class Client:
                     ) from None
                 with self._lock:
                     self.retried += 1
-                self.sleep(backoff_delay(attempt, self.backoff, self.max_backoff, exc.retry_after))
+                delay = backoff_delay(attempt, self.backoff, self.max_backoff, exc.retry_after)
+                if self.sleep is not None:
+                    self.sleep(delay)
+                elif self.stopped.wait(delay):
+                    raise UserError("interrupted", field="endpoint") from None
         raise AssertionError("unreachable")
 
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:

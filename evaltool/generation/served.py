@@ -241,6 +241,7 @@ def _run_pool(
                         if progress:
                             progress(len(todo), 1)
         finally:
+            client.stop()  # retries waiting give up, so an interrupted run ends promptly
             for future in pending:
                 future.cancel()
 
