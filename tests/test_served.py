@@ -27,7 +27,7 @@ from sqlalchemy import select
 from evaltool.storage import db
 from evaltool.storage.schema import Response, System
 
-from .conftest import free_port, need
+from .conftest import free_port, need, stop
 
 SERVE = Path(sys.executable).parent / "transformers"
 # What the card's settings become on a server that only samples (request fields of OpenAI's).
@@ -73,12 +73,7 @@ def transformers_serve(port: int) -> Iterator[subprocess.Popen]:
                 time.sleep(0.3)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -269,6 +269,7 @@ def _run_served(
     common: dict[str, Any],
     served: dict[str, Any],
 ) -> None:
+    from evaltool.generation.run import system_name
     from evaltool.generation.served import ServedConfig, run_served
     from evaltool.generation.settings import GenerationSettings
 
@@ -279,7 +280,7 @@ def _run_served(
         **common,
         **served,
     )
-    progress, close = _progress_bar(config.system or model.rstrip("/").split("/")[-1])
+    progress, close = _progress_bar(config.system or system_name(model))
     try:
         summary = run_served(engine_db, config, progress=progress)
     finally:
@@ -287,7 +288,8 @@ def _run_served(
     click.echo(
         f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
         f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
-        f"{summary.retried} requests retried [served by {endpoint}]"
+        f"{summary.tokens_per_second:.1f} new tokens/s, {summary.retried} requests retried "
+        f"[served by {endpoint}]"
     )
 
 

@@ -24,6 +24,7 @@ import evaltool
 from evaltool.errors import UserError
 from evaltool.generation.openai_api import MAX_SEED, Client, request_params
 from evaltool.generation.prompting import AUTO, PromptFormat, messages, resolve
+from evaltool.generation.run import Summary, system_name
 from evaltool.generation.settings import GenerationSettings, context_key
 from evaltool.storage.schema import Context, Response
 from evaltool.storage.systems import (
@@ -57,16 +58,10 @@ class ServedConfig:
 
 
 @dataclass
-class ServedSummary:
-    """What a served run did, for the closing line."""
+class ServedSummary(Summary):
+    """What a served run did, for the closing line, and what the server said it was."""
 
-    system: str
-    contexts: int = 0
-    responses: int = 0
-    empty: int = 0
-    skipped: int = 0
     retried: int = 0
-    seconds: float = 0.0
     server_models: set[str] = field(default_factory=set)
     fingerprints: set[str] = field(default_factory=set)
 
@@ -155,7 +150,7 @@ def run_served(
         timeout=config.timeout,
         retries=config.retries,
     )
-    name = config.system or config.model.rstrip("/").split("/")[-1]
+    name = config.system or system_name(config.model)
     dataset, todo, skipped = pending_contexts(engine, config.dataset, name, config.limit)
     listed = served_models(client)
     stored = {
@@ -267,5 +262,6 @@ def _commit(
         )
         summary.responses += 1
         summary.empty += text == ""
+        summary.new_tokens += meta["new_tokens"] or 0
     store_batch(engine, rows)
     summary.contexts += 1
