@@ -53,13 +53,17 @@ def request_params(s: GenerationSettings, api: str = "openai") -> dict[str, Any]
         refused["eos_token_id"] = None
     if refused:
         have = ", ".join(f"{_flag(k)} {getattr(s, k)}" for k in refused)
-        fix = " ".join(f"{_flag(k)} {v}" for k, v in refused.items() if v is not None)
+        sets = " ".join(f"{_flag(k)} {v}" for k, v in refused.items() if v is not None)
+        fix = " and ".join(
+            ([f"set {sets}"] if sets else [])
+            + (["leave out --eos-token-id"] if s.eos_token_id is not None else [])
+        )
         extra = " (or --api vllm for top-k, repetition penalty and min tokens)" * (
             api == "openai" and bool({"top_k", "repetition_penalty", "min_new_tokens"} & {*refused})
         )
         raise UserError(
-            f"an OpenAI-compatible server cannot take {have}: beam search, n-gram bans and a "
-            f"stop token id are not request fields; set {fix or 'no --eos-token-id'}{extra}",
+            f"an OpenAI-compatible server cannot take {have}: its requests have no such "
+            f"fields (a server samples); {fix}{extra}",
             field="endpoint",
         )
     params: dict[str, Any] = {"max_tokens": s.max_new_tokens}
