@@ -9,6 +9,7 @@ import click
 
 from evaltool.cli.common import dataset_option, db_option
 from evaltool.errors import UserError
+from evaltool.generation.prompting import FORMAT_NAMES
 
 _DECODING = [
     ("--top-k", int, "top_k", "Keep the k most likely tokens (0: off)."),
@@ -134,7 +135,7 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--prompt-format",
-    type=click.Choice(["auto", "rudialogpt", "chat-template", "plain"]),
+    type=click.Choice(FORMAT_NAMES),
     default="auto",
     show_default=True,
     help="How turns become the prompt. auto: chat-template for a tokenizer with a chat template "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from evaltool.cli.common import dataset_option, db_option
+from evaltool.generation.prompting import FORMAT_NAMES
 
 
 @click.command()
@@ -19,7 +20,7 @@ from evaltool.cli.common import dataset_option, db_option
 @click.option("--dtype", default="auto", show_default=True, help="auto, fp32, fp16 or bf16.")
 @click.option(
     "--prompt-format",
-    type=click.Choice(["auto", "rudialogpt", "chat-template", "plain"]),
+    type=click.Choice(FORMAT_NAMES),
     default="auto",
     show_default=True,
     help="auto: the format the system's responses were generated with.",
