@@ -26,8 +26,8 @@ import transformers
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaltool.generation import engines as E  # noqa: E402
 from evaltool.generation import fastloop  # noqa: E402
+from evaltool.generation import models as E  # noqa: E402
 from evaltool.generation.prompting import RuDialoGPTFormat  # noqa: E402
 from evaltool.generation.settings import context_key  # noqa: E402
 from evaltool.storage.contexts import builtin_path, read_contexts  # noqa: E402
@@ -68,11 +68,11 @@ def main() -> None:
             f"{len(rows)} shipped contexts, card settings, tiny GPT-2 (eos boost {args.eos_boost})"
         )
         print(f"{'rule':34} {'same 8 ch':>10} {'identical':>10} {'len rank 0':>12} {'len all':>10}")
-        engine = fastloop.FastGPT2Engine(loaded)
+        engine = fastloop.FastGPT2Decoder(loaded)
         for rule in ("card", "transformers"):
             s = E.GenerationSettings(decoding=rule)
             summarise(f"evaltool --decoding {rule}", tok, engine.generate(prompts, s, EOS, keys))
-        hf = E.HFEngine(loaded)
+        hf = E.TransformersDecoder(loaded)
         s = E.GenerationSettings(decoding="transformers")
         out = [hf.generate([p], s, EOS, [i])[0] for i, p in enumerate(prompts)]
         summarise(f"transformers {transformers.__version__} generate", tok, out)

@@ -26,8 +26,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaltool.generation.local import LocalResponder, LocalRunConfig  # noqa: E402
+from evaltool.generation.loop import RunOptions, run  # noqa: E402
 from evaltool.generation.prompting import RuDialoGPTFormat  # noqa: E402
-from evaltool.generation.run import RunConfig, run  # noqa: E402
 from evaltool.generation.settings import GenerationSettings  # noqa: E402
 from evaltool.storage import db  # noqa: E402
 from evaltool.storage.contexts import builtin_path, import_contexts  # noqa: E402
@@ -104,15 +105,10 @@ def evaltool_run(
     settings = GenerationSettings(
         **{k: v for k, v in CARD.items() if k != "eos_token_id"}, decoding=decoding
     )
-    config = RunConfig(
-        model=str(folder),
-        settings=settings,
-        limit=contexts,
-        batch_size=batch,
-        device="cpu",
-        dtype="fp32",
+    config = LocalRunConfig(
+        model=str(folder), settings=settings, batch_size=batch, device="cpu", dtype="fp32"
     )
-    summary = run(engine, config)
+    summary = run(engine, LocalResponder(config), RunOptions(limit=contexts))
     tok = AutoTokenizer.from_pretrained(folder)
     fmt = RuDialoGPTFormat()
     with db.session_scope(engine) as s:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from evaltool.annotation import flow
 from evaltool.annotation.accounts import add_annotator, link
-from evaltool.annotation.assignment import next_task, submit_label
-from evaltool.generation.baselines import RULES, run_baseline
-from evaltool.generation.run import DEFAULT_MODELS
+from evaltool.catalog import BASELINES, REFERENCE_MODELS
+from evaltool.generation.backends import make_responder
+from evaltool.generation.loop import RunOptions, run
 from evaltool.storage import db
 from evaltool.storage.contexts import BUILTIN_DATASET, builtin_path, import_contexts
 from evaltool.storage.project import save_settings
@@ -27,12 +28,6 @@ from evaltool.storage.schema import Annotator, Response, System
 # What a careful rater would answer for each baseline: (sensible, specific).
 # A simulated rater takes a model response to be sensible and specific this often.
 MODEL_GOOD_RATE = 0.6
-BASELINE_TRUTH = {
-    "reference": (True, True),
-    "generic": (True, False),
-    "shuffled": (False, False),
-    "echo": (False, False),
-}
 
 
 @dataclass
@@ -63,7 +58,7 @@ def model_available(model_id: str) -> bool:
 
 def prepare(
     folder: Path,
-    models: tuple[str, ...] = DEFAULT_MODELS,
+    models: tuple[str, ...] = REFERENCE_MODELS,
     seed: int = 0,
     say: Callable[[str], None] = print,
 ) -> tuple[Engine, DemoResult]:
@@ -75,17 +70,15 @@ def prepare(
     result = DemoResult(url)
     imported = import_contexts(engine, builtin_path(), BUILTIN_DATASET)
     say(f"{BUILTIN_DATASET}: {imported.added} contexts added, {imported.unchanged} already there")
-    for name in RULES:
-        added, done, _ = run_baseline(engine, name, BUILTIN_DATASET, None, seed)
-        say(f"baseline {name}: {added} responses ({done} already there)")
+    options = RunOptions(dataset=BUILTIN_DATASET, seed=seed)
+    for name in BASELINES:
+        summary = run(engine, make_responder(f"baseline:{name}"), options)
+        say(f"baseline {name}: {summary.responses} responses ({summary.skipped} already there)")
     for model in models:
         if not model_available(model):
             result.skipped_models.append(model)
             continue
-        from evaltool.generation.run import RunConfig, run
-        from evaltool.generation.settings import GenerationSettings
-
-        summary = run(engine, RunConfig(model=model, settings=GenerationSettings(), seed=seed))
+        summary = run(engine, make_responder(model), options)
         say(f"{summary.system}: {summary.contexts} contexts in {summary.seconds:.0f} s")
     if result.skipped_models:
         say(
@@ -107,7 +100,7 @@ def prepare(
 
 
 def simulate_labels(engine: Engine, raters: int = 5, accuracy: float = 0.85, seed: int = 0) -> int:
-    """Label every item through the real assignment service with simulated raters.
+    """Label every item through the page's own path (``flow``) with simulated raters.
 
     Each rater answers an item's expected labels with probability ``accuracy`` per question
     (baselines have known answers; a model's response counts as sensible and specific with
@@ -129,24 +122,24 @@ def simulate_labels(engine: Engine, raters: int = 5, accuracy: float = 0.85, see
         kinds = dict(s.execute(select(Response.id, System.name).join(System)).all())
     truth: dict[int, tuple[bool, bool]] = {}
     stored = 0
-    active = list(tokens)
-    while active:
-        token = rng.choice(active)
-        task = next_task(engine, token, rng=rng)
-        if task is None:
-            active.remove(token)
+    screens = {token: flow.view(engine, token, rng) for token in tokens}
+    while screens:
+        token = rng.choice(sorted(screens))
+        task = screens[token].task
+        if screens[token].kind != "task" or task is None:
+            del screens[token]
             continue
-        if task.response_id not in truth:
-            sensible = BASELINE_TRUTH.get(
-                kinds[task.response_id], (rng.random() < MODEL_GOOD_RATE,) * 2
-            )
-            truth[task.response_id] = sensible
-        want_s, want_p = truth[task.response_id]
+        rid = task.response_id
+        if rid not in truth:
+            known = BASELINES.get(kinds[rid])
+            truth[rid] = known.expected if known else (rng.random() < MODEL_GOOD_RATE,) * 2
+        want_s, want_p = truth[rid]
         s_ans = want_s if rng.random() < accuracy else not want_s
         p_ans = want_p if rng.random() < accuracy else not want_p
-        stored += submit_label(
-            engine, token, task.response_id, s_ans, p_ans, seconds=0.0, source="simulated"
-        ).stored
+        screens[token] = flow.answer(
+            engine, token, rid, s_ans, p_ans, seconds=0.0, rng=rng, source="simulated"
+        )
+        stored += screens[token].stored
     return stored
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from evaltool.errors import UserError
-from evaltool.generation import engines as E
 from evaltool.generation import fastloop as fastgen
 from evaltool.generation import logits
+from evaltool.generation import models as E
 from evaltool.generation.prompting import RuDialoGPTFormat
 from evaltool.generation.settings import context_key
 from evaltool.storage.contexts import builtin_path, read_contexts
@@ -39,18 +39,18 @@ def today(s: E.GenerationSettings) -> E.GenerationSettings:
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_model: Path) -> E.Loaded:
+def loaded(tiny_model: Path) -> E.LocalModel:
     return E.load(str(tiny_model), revision=None, device=torch.device("cpu"), dtype=torch.float32)
 
 
 @pytest.fixture(scope="module")
-def prompts(loaded: E.Loaded) -> list[list[int]]:
+def prompts(loaded: E.LocalModel) -> list[list[int]]:
     fmt = RuDialoGPTFormat()
     return [loaded.tokenizer.encode(fmt.build(c, 3)) for c in CONTEXTS]
 
 
 @pytest.fixture(scope="module")
-def shipped(loaded: E.Loaded) -> tuple[list[list[int]], list[int]]:
+def shipped(loaded: E.LocalModel) -> tuple[list[list[int]], list[int]]:
     """30 shipped contexts as prompts, with their per-context stream keys."""
     fmt = RuDialoGPTFormat()
     rows = read_contexts(builtin_path())[:30]
@@ -62,15 +62,15 @@ def shipped(loaded: E.Loaded) -> tuple[list[list[int]], list[int]]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_transformers_rule_replays_locked_transformers(loaded, prompts, name, seed) -> None:
     s = today(SETTINGS[name])
-    want = E.HFEngine(loaded, replay=True).generate(prompts, s, EOS, [seed])
-    got = fastgen.FastGPT2Engine(loaded, replay=True).generate(prompts, s, EOS, [seed])
+    want = E.TransformersDecoder(loaded, replay=True).generate(prompts, s, EOS, [seed])
+    got = fastgen.FastGPT2Decoder(loaded, replay=True).generate(prompts, s, EOS, [seed])
     assert got == want
     if name in ("greedy", "beam"):  # no randomness: per-context streams change nothing
-        assert fastgen.FastGPT2Engine(loaded).generate(prompts, s, EOS, [seed] * 4) == want
+        assert fastgen.FastGPT2Decoder(loaded).generate(prompts, s, EOS, [seed] * 4) == want
 
 
 def test_some_outputs_stop_early(loaded, prompts) -> None:
-    out = fastgen.FastGPT2Engine(loaded).generate(prompts, SETTINGS["card"], EOS, [1, 2, 3, 4])
+    out = fastgen.FastGPT2Decoder(loaded).generate(prompts, SETTINGS["card"], EOS, [1, 2, 3, 4])
     lengths = [len(c) for per_context in out for c in per_context]
     assert min(lengths) < 40, "the tiny model should hit eos sometimes, or stopping is untested"
 
@@ -89,7 +89,7 @@ def test_a_contexts_replies_do_not_depend_on_its_batch(loaded, shipped, rule) ->
     """Per-context streams: any batch size, any company, any order gives the same bytes."""
     prompts, keys = shipped
     s = replace(SETTINGS["card"], decoding=rule)
-    engine = fastgen.FastGPT2Engine(loaded)
+    engine = fastgen.FastGPT2Decoder(loaded)
     whole = engine.generate(prompts, s, EOS, keys)
     for size in (1, 4, 7):
         order = list(range(len(prompts)))
@@ -106,7 +106,7 @@ def test_the_card_rule_returns_three_independent_replies(loaded, shipped) -> Non
     """The card's rule runs one search per candidate; today's rule ranks one search's beams,
     which mostly share their start."""
     prompts, keys = shipped
-    engine = fastgen.FastGPT2Engine(loaded)
+    engine = fastgen.FastGPT2Decoder(loaded)
     shares = {}
     for rule in ("card", "transformers"):
         out = engine.generate(prompts, replace(SETTINGS["card"], decoding=rule), EOS, keys)
@@ -121,7 +121,7 @@ def test_per_context_streams_keep_the_distribution(loaded, prompts, rule) -> Non
     s = E.GenerationSettings(max_new_tokens=1, num_return_sequences=3, decoding=rule)
     counts: dict[str, dict[int, int]] = {"replay": {}, "streams": {}}
     for mode, replay in (("replay", True), ("streams", False)):
-        backend = fastgen.FastGPT2Engine(loaded, replay=replay)
+        backend = fastgen.FastGPT2Decoder(loaded, replay=replay)
         for seed in range(300):
             for token in backend.generate(prompts[:1], s, EOS, [context_key(seed, "x")])[0]:
                 if token:
@@ -164,7 +164,7 @@ def test_processors_equal_transformers_processors() -> None:
 def test_engine_choice(loaded) -> None:
     assert fastgen.choose("auto", loaded).name == "fast"
     assert fastgen.choose("hf", loaded, "transformers").name == "hf"
-    with pytest.raises(UserError, match=r"engine: 'nope': use auto, fast or hf"):
+    with pytest.raises(UserError, match=r"decoder: 'nope': use auto, fast, hf"):
         fastgen.choose("nope", loaded)
     with pytest.raises(UserError, match="card's decoding rule runs only in evaltool's GPT-2 loop"):
         fastgen.choose("hf", loaded, "card")
@@ -175,5 +175,5 @@ def test_half_precision_runs(tiny_model: Path, prompts, dtype) -> None:
     """GPU users get bf16/fp16 by default; the loop must run there (checked here on the CPU)."""
     half = E.load(str(tiny_model), revision=None, device=torch.device("cpu"), dtype=dtype)
     for name in ("card", "sample", "greedy"):
-        out = fastgen.FastGPT2Engine(half).generate(prompts[:2], SETTINGS[name], EOS, [0, 1])
+        out = fastgen.FastGPT2Decoder(half).generate(prompts[:2], SETTINGS[name], EOS, [0, 1])
         assert len(out) == 2 and all(len(c) == SETTINGS[name].num_return_sequences for c in out)

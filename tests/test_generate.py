@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from evaltool.generation import run as gen
+from evaltool.generation import loop as gen
+from evaltool.generation.local import make_batches
 from evaltool.storage import db
 from evaltool.storage.schema import Context, Response, System
 
@@ -122,18 +123,18 @@ def test_resumed_with_another_batch_size_equals_an_uninterrupted_run(
     common = ["generate", "--model", str(tiny_model), "--limit", "24", "--decoding", decoding]
     whole = run_cli(*common, "--system", "whole", "--batch-size", "24")
     assert whole.exit_code == 0, whole.output
-    real = gen.store_batch
+    real = gen.store_responses
     calls = {"n": 0}
 
-    def interrupted(engine, rows):  # type: ignore[no-untyped-def]
+    def interrupted(engine, system_id, rows):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        real(engine, rows)
+        real(engine, system_id, rows)
 
-    monkeypatch.setattr(gen, "store_batch", interrupted)
+    monkeypatch.setattr(gen, "store_responses", interrupted)
     assert run_cli(*common, "--system", "parts", "--batch-size", "5").exit_code == 1
-    monkeypatch.setattr(gen, "store_batch", real)
+    monkeypatch.setattr(gen, "store_responses", real)
     assert 0 < len(responses(shipped, "parts")) < 24 * 3
     assert run_cli(*common, "--system", "parts", "--batch-size", "3").exit_code == 0
     assert responses(shipped, "parts") == responses(shipped, "whole")
@@ -142,21 +143,21 @@ def test_resumed_with_another_batch_size_equals_an_uninterrupted_run(
 def test_interrupted_run_loses_only_the_batch_in_flight(
     run_cli, shipped, tiny_model, monkeypatch
 ) -> None:
-    real = gen.store_batch
+    real = gen.store_responses
     calls = {"n": 0}
 
-    def flaky(engine, rows):  # type: ignore[no-untyped-def]
+    def flaky(engine, system_id, rows):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        real(engine, rows)
+        real(engine, system_id, rows)
 
-    monkeypatch.setattr(gen, "store_batch", flaky)
+    monkeypatch.setattr(gen, "store_responses", flaky)
     aborted = run_cli("generate", "--model", str(tiny_model), "--limit", "40", "--batch-size", "8")
     assert aborted.exit_code == 1 and "Aborted" in aborted.stderr  # click's answer to Ctrl-C
     rows = responses(shipped)
     assert len(rows) == 2 * 8 * 3  # two whole batches, nothing of the third
-    monkeypatch.setattr(gen, "store_batch", real)
+    monkeypatch.setattr(gen, "store_responses", real)
     assert run_cli("generate", "--model", str(tiny_model), "--limit", "40").exit_code == 0
     rows = responses(shipped)
     assert len(rows) == 40 * 3
@@ -214,10 +215,10 @@ def test_bad_flags_are_user_errors(run_cli, shipped, tiny_model) -> None:
         (["--num-return-sequences", "5", "--no-sample"], "cannot exceed num_beams"),
         (["--batch-size", "0"], "--batch-size must be 1 or more"),
         (["--device", "cuda:7"], "--device: cuda:7: no CUDA device"),
-        (["--engine", "nope"], "--engine: 'nope': use auto, fast or hf"),
+        (["--engine", "nope"], "--decoder: 'nope': use auto, fast, hf"),  # the old name too
         (["--limit", "0"], "--limit must be 1 or more"),
         (["--dataset", "nope"], "no dataset 'nope'"),
-        (["--system", "x", "--model", "y"], "--system names one system"),
+        (["--system", "x", "--model", "y"], "--system: names one system"),
     ]
     for args, message in cases:
         result = run_cli("generate", "--model", str(tiny_model), *args)
@@ -226,7 +227,7 @@ def test_bad_flags_are_user_errors(run_cli, shipped, tiny_model) -> None:
 
 
 def test_make_batches_groups_similar_lengths() -> None:
-    batches = gen.make_batches(list("abcdef"), [5, 1, 4, 2, 6, 3], 2)
+    batches = make_batches(list("abcdef"), [5, 1, 4, 2, 6, 3], 2)
     assert batches == [["e", "a"], ["c", "f"], ["d", "b"]]
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import torch
 
-from evaltool.generation import engines as E
 from evaltool.generation import fastloop as fastgen
+from evaltool.generation import models as E
 from evaltool.generation.prompting import RuDialoGPTFormat
 from tests.golden import make_golden, tiny
 
@@ -77,7 +77,7 @@ def test_golden_prompts_are_evaltools_prompts(golden) -> None:
 
 def test_card_rule_replays_transformers_4_25_1_token_for_token(golden) -> None:
     doc, loaded = golden
-    engine = fastgen.FastGPT2Engine(loaded, replay=True)
+    engine = fastgen.FastGPT2Decoder(loaded, replay=True)
     cases = _selected(doc)
     assert len(cases) >= 14
     for case in cases:

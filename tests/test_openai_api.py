@@ -129,10 +129,10 @@ def test_settings_map_to_request_fields(changes: dict, api: str, sent: dict) -> 
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
-        ({"num_beams": 2}, "--num-beams 2"),
-        ({"length_penalty": 0.8}, "--length-penalty 0.8"),
-        ({"eos_token_id": 7}, "--eos-token-id 7"),
-        ({"min_new_tokens": 3}, "--min-new-tokens 3"),
+        ({"num_beams": 2}, "num_beams 2"),
+        ({"length_penalty": 0.8}, "length_penalty 0.8"),
+        ({"eos_token_id": 7}, "eos_token_id 7"),
+        ({"min_new_tokens": 3}, "min_new_tokens 3"),
     ],
 )
 def test_what_a_server_cannot_do_is_refused(changes: dict, named: str) -> None:

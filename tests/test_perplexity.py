@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from evaltool.generation import engines as E
+from evaltool.generation import models as E
 from evaltool.generation.perplexity import score, sequences
 from evaltool.generation.prompting import RuDialoGPTFormat
 

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from evaltool.storage import db
 from evaltool.storage.schema import Response, System
@@ -154,6 +154,23 @@ def _label_rows(url: str, systems: list[str]) -> list[dict]:
         for r in range(3)
         for ok in [(i + r + len(name)) % 3 != 0]
     ]
+
+
+def test_a_model_without_chat_template_is_told_its_format_at_once(
+    run_cli, shipped, server, served_rudialogpt
+):
+    """``auto`` sends chat messages to a served model; ``transformers serve`` answers a bare
+    HTTP 500 for a model without a chat template. One request, no retries, one line that
+    quotes the server and names the formats that work, and nothing registered."""
+    args = ["generate", "--endpoint", server, "--model", str(served_rudialogpt), *SAMPLING]
+    result = run_cli(*args, "--limit", "2", "--retries", "6")
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("error: --prompt-format: ")
+    assert "answered HTTP 500: Internal Server Error" in line and "rudialogpt or plain" in line
+    assert "tries" not in line  # not retried
+    with db.session_scope(db.make_engine(shipped)) as s:
+        assert s.scalar(select(func.count(System.id))) == 0
 
 
 def test_chat_models_local_and_served_reach_the_report_beside_rudialogpt(

@@ -9,7 +9,10 @@ import click
 
 from evaltool.cli.common import dataset_option, db_option
 from evaltool.errors import UserError
+from evaltool.generation.backends import BACKENDS, DEFAULT_MODELS
+from evaltool.generation.openai_api import API_STYLES
 from evaltool.generation.prompting import FORMAT_NAMES
+from evaltool.generation.settings import DECODING_RULES
 
 _DECODING = [
     ("--top-k", int, "top_k", "Keep the k most likely tokens (0: off)."),
@@ -26,9 +29,6 @@ _DECODING = [
 ]
 
 
-_SERVED = ("api", "api_key_env", "concurrency", "timeout", "retries")
-
-
 def served_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Flags for a model behind an OpenAI-compatible server (vLLM, TGI, transformers serve)."""
     options = [
@@ -41,7 +41,7 @@ def served_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--api",
-            type=click.Choice(["openai", "vllm"]),
+            type=click.Choice(API_STYLES),
             default="openai",
             show_default=True,
             help="Request fields: openai's only, or with vLLM's top_k, repetition_penalty and "
@@ -90,7 +90,8 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     "models",
     multiple=True,
     metavar="ID_OR_PATH",
-    help="Hub id or local folder; repeat for several (default: ruDialoGPT small+medium).",
+    help="Hub id, local folder or baseline:NAME; repeat for several (default: ruDialoGPT "
+    "small+medium).",
 )
 @click.option("--system", default=None, help="System name (default: the model's short name).")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
@@ -112,14 +113,17 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="auto (fp32 on CPU, bf16/fp16 on GPU), fp32, fp16 or bf16.",
 )
 @click.option(
+    "--decoder",
     "--engine",
+    "decoder",
     default="auto",
     show_default=True,
-    help="auto (fast loop for GPT-2, else transformers), fast or hf.",
+    help="auto (evaltool's fast loop for GPT-2, else transformers' generate), fast or hf. "
+    "(--engine is the old name.)",
 )
 @click.option(
     "--decoding",
-    type=click.Choice(["card", "transformers"]),
+    type=click.Choice(DECODING_RULES),
     default="card",
     show_default=True,
     help="Beam-sampling rule: the model card's (transformers 4.25.1, three independent searches) "
@@ -153,70 +157,59 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def generate(
     models: tuple[str, ...],
     system: str | None,
-    revision: str | None,
     dataset: str | None,
     limit: int | None,
-    context_turns: int,
-    batch_size: int | None,
-    device: str,
-    dtype: str,
-    engine: str,
-    decoding: str,
-    seed: int,
-    prompt_format: str,
-    system_prompt: str | None,
     endpoint: str | None,
     do_sample: bool | None,
     db_url: str | None,
     **options: Any,
 ) -> None:
-    """Generate responses to a dataset's contexts with causal LMs, local or served
-    (--endpoint); re-runs resume."""
-    from evaltool.generation.run import DEFAULT_MODELS, RunConfig
+    """Generate responses to a dataset's contexts with local models, served models
+    (--endpoint) or baselines; re-runs resume.
+
+    Example: evaltool generate --model tinkoff-ai/ruDialoGPT-small --model baseline:generic
+    """
+    from evaltool.generation import backends, loop
+    from evaltool.generation.settings import GenerationSettings
     from evaltool.storage import db
 
-    served = {k: options.pop(k) for k in _SERVED}
-    _check_flags(endpoint is not None)
-    engine_db = db.connect(db_url)
     chosen = models or DEFAULT_MODELS
-    if system and len(chosen) > 1:
-        raise UserError("--system names one system: give it with a single --model")
-    _check_counts(batch_size=batch_size, limit=limit, context_turns=context_turns)
-    changes = {k: v for k, v in options.items() if v is not None}
-    changes["decoding"] = decoding
+    backends.check_models(chosen, endpoint, system)
+    _check_counts(
+        batch_size=options["batch_size"], limit=limit, context_turns=options["context_turns"]
+    )
+    changes = {f: options.pop(f) for f in _SETTINGS if options.get(f) is not None}
+    changes["decoding"] = options["decoding"]
     if do_sample is not None:
         changes["do_sample"] = do_sample
-    common = {
-        "dataset": dataset,
-        "system": system,
-        "limit": limit,
-        "context_turns": context_turns,
-        "prompt_format": prompt_format,
-        "system_prompt": system_prompt,
-        "seed": seed,
-    }
-    if endpoint is not None:
-        if len(models) != 1:
-            raise UserError("--endpoint needs exactly one --model: the name the server knows")
-        _run_served(engine_db, endpoint, models[0], changes, common, served)
-        return
+    options["settings"] = GenerationSettings(**changes)
+    run_options = loop.RunOptions(dataset, system, limit, options["seed"])
+    engine_db = db.connect(db_url)
     for model in chosen:
-        if model.startswith("baseline:"):
-            _run_baseline(engine_db, model, dataset, limit, seed)
-            continue
-        _run_model(
-            engine_db,
-            RunConfig(
-                model=model,
-                settings=changes,
-                revision=revision,
-                batch_size=batch_size,
-                device=device,
-                dtype=dtype,
-                engine=engine,
-                **common,
-            ),
-        )
+        backend = backends.backend_for(model, endpoint)
+        _check_flags(backend)
+        responder = backend.make(model, {**options, "endpoint": endpoint})
+        progress, close = _progress_bar(system or responder.name)
+        try:
+            summary = loop.run(engine_db, responder, run_options, progress=progress)
+        finally:
+            close()
+        click.echo(closing_line(summary, responder.describe()))
+
+
+_SETTINGS = [dest for _, _, dest, _ in _DECODING]
+
+
+def closing_line(summary: Any, how: str) -> str:
+    """What a run did, on one line."""
+    line = (
+        f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
+        f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
+        f"{summary.tokens_per_second:.1f} new tokens/s{how}"
+    )
+    if summary.unanswered:
+        line += f"; {summary.unanswered} without a reply (no reference reply)"
+    return line
 
 
 def _check_counts(**counts: int | None) -> None:
@@ -226,21 +219,19 @@ def _check_counts(**counts: int | None) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be 1 or more")
 
 
-_LOCAL = ("revision", "batch_size", "device", "dtype", "engine", "decoding")
-
-
-def _check_flags(served: bool) -> None:
+def _check_flags(backend: Any) -> None:
     """Refuse flags given on the command line that mean nothing for this kind of run."""
     from click.core import ParameterSource
 
+    from evaltool.generation.backends import wrong_options
+
     ctx = click.get_current_context()
-    wrong = _LOCAL if served else _SERVED
-    given = [n for n in wrong if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
-    if given:
-        flags = ", ".join("--" + n.replace("_", "-") for n in given)
-        if served:
-            raise UserError(f"{flags}: only for local models; leave out with --endpoint")
-        raise UserError(f"{flags}: only for served models; give --endpoint URL too")
+    names = {n for b in BACKENDS.values() for n in b.only}
+    given = {n for n in names if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE}
+    wrong = wrong_options(backend, given)
+    if wrong:
+        flags = ", ".join("--" + n.replace("_", "-") for n in sorted(wrong[0]))
+        raise UserError(f"{flags}: {wrong[1]}", settings=("endpoint",))
 
 
 def _progress_bar(name: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -260,72 +251,3 @@ def _progress_bar(name: str) -> tuple[Callable[[int, int], None], Callable[[], N
             bar[0].close()
 
     return progress, close
-
-
-def _run_served(
-    engine_db: Any,
-    endpoint: str,
-    model: str,
-    changes: dict[str, Any],
-    common: dict[str, Any],
-    served: dict[str, Any],
-) -> None:
-    from evaltool.generation.run import system_name
-    from evaltool.generation.served import ServedConfig, run_served
-    from evaltool.generation.settings import GenerationSettings
-
-    config = ServedConfig(
-        endpoint=endpoint,
-        model=model,
-        settings=GenerationSettings(**changes),
-        **common,
-        **served,
-    )
-    progress, close = _progress_bar(config.system or system_name(model))
-    try:
-        summary = run_served(engine_db, config, progress=progress)
-    finally:
-        close()
-    click.echo(
-        f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
-        f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
-        f"{summary.tokens_per_second:.1f} new tokens/s, {summary.retried} requests retried "
-        f"[served by {endpoint}]"
-    )
-
-
-def _run_model(engine_db: Any, config: Any) -> None:
-    from dataclasses import replace
-
-    from evaltool.generation import run as gen
-    from evaltool.generation.settings import GenerationSettings
-
-    config = replace(config, settings=GenerationSettings(**config.settings))
-    progress, close = _progress_bar(config.system or gen.system_name(config.model))
-    try:
-        summary = gen.run(engine_db, config, progress=progress)
-    finally:
-        close()
-    x = summary.extra
-    click.echo(
-        f"{summary.system}: {summary.contexts} contexts, {summary.responses} responses "
-        f"({summary.empty} empty), {summary.skipped} already done; {summary.seconds:.1f} s, "
-        f"{summary.tokens_per_second:.1f} new tokens/s [{x['decoding']} decoding, {x['engine']} "
-        f"engine, {x['device']}, {x['dtype']}, batch {x['batch_size']}]"
-        + (
-            f"; {x['truncated_prompts']} prompts cut to the model's length from the left"
-            if x.get("truncated_prompts")
-            else ""
-        )
-    )
-
-
-def _run_baseline(
-    engine_db: Any, model: str, dataset: str | None, limit: int | None, seed: int
-) -> None:
-    from evaltool.generation.baselines import run_baseline
-
-    name = model.split(":", 1)[1]
-    added, done, skipped = run_baseline(engine_db, name, dataset, limit, seed)
-    note = f", {skipped} skipped (no reference reply)" if skipped else ""
-    click.echo(f"{name}: {added} responses, {done} already done{note}")

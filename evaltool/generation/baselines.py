@@ -1,4 +1,4 @@
-"""Baseline systems: fixed rules that calibrate raters and the metric.
+"""Baseline systems: fixed rules that calibrate raters and the metric, as responders.
 
 A good evaluation puts ``reference`` high on both questions, ``shuffled`` low on
 sensibleness, and ``generic`` (Meena's GenericBot) near zero on specificity; a rater who
@@ -8,72 +8,72 @@ calls «Не знаю.» specific is misreading the guidelines.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
-from sqlalchemy import Engine
-
+from evaltool.catalog import BASELINES
 from evaltool.errors import UserError
-from evaltool.storage.schema import Context, Response
-from evaltool.storage.systems import SystemSpec, pending_contexts, register_system, store_batch
+from evaltool.generation.responder import Answered, Candidate, Conversation, Identity, Responder
 
 GENERIC_REPLIES = ("Не знаю.", "Понятно.", "Интересно.", "Хорошо.", "Может быть.", "Ясно.")
 
-
-RULES = ("reference", "generic", "shuffled", "echo")
-
-
-def replies(
-    name: str, contexts: list[Context], all_contexts: list[Context], rng: random.Random
-) -> list[str | None]:
-    """The baseline's reply to each context (None: it has none, e.g. no reference reply)."""
-    if name == "reference":
-        return [c.reference for c in contexts]
-    if name == "generic":
-        return [rng.choice(GENERIC_REPLIES) for _ in contexts]
-    if name == "echo":
-        return [c.turns[-1] for c in contexts]
-    return _shuffled(contexts, all_contexts, rng)
+RULES = tuple(BASELINES)
+PREFIX = "baseline:"
 
 
-def _shuffled(
-    contexts: list[Context], all_contexts: list[Context], rng: random.Random
-) -> list[str | None]:
-    pool = [c for c in all_contexts if c.reference]
-    if len(pool) < 2:
-        raise UserError("baseline:shuffled needs at least 2 contexts with reference replies")
-    out: list[str | None] = []
-    for c in contexts:
-        other = rng.choice(pool)
-        while other.id == c.id or other.reference == c.reference:
-            other = rng.choice(pool)
-        out.append(other.reference)
-    return out
+def rule_of(model: str) -> str:
+    """The rule a ``baseline:NAME`` model names.
 
-
-def run_baseline(
-    engine: Engine, name: str, dataset: str | None, limit: int | None, seed: int = 0
-) -> tuple[int, int, int]:
-    """Store the baseline's reply (rank 0) for every pending context.
-
-    Returns (added, already done, skipped for lack of a reference reply).
+    >>> rule_of("baseline:echo")
+    'echo'
     """
+    name = model.removeprefix(PREFIX)
     if name not in RULES:
         raise UserError(f"unknown baseline {name!r}; choose from {', '.join(RULES)}")
-    _, todo, done = pending_contexts(engine, dataset, name, limit)
-    _, everything, _ = pending_contexts(engine, dataset, "", None)
-    spec = SystemSpec(name, "baseline", f"baseline:{name}", None, {"rule": name, "seed": seed})
-    system_id = register_system(engine, spec)
-    rng = random.Random(f"{seed}:{name}")
-    texts = replies(name, todo, everything, rng)
-    rows = [
-        Response(
-            context_id=c.id,
-            system_id=system_id,
-            rank=0,
-            text=text.strip(),
-            meta={"baseline": name, "seed": seed},
-        )
-        for c, text in zip(todo, texts, strict=True)
-        if text is not None and text.strip()
-    ]
-    store_batch(engine, rows)
-    return len(rows), done, len(todo) - len(rows)
+    return name
+
+
+class BaselineResponder(Responder):
+    """Answers by a fixed rule: one reply (rank 0), none where the rule has none (a context
+    without a reference reply). Each context draws from its own stream, so a reply does not
+    depend on which contexts are answered with it."""
+
+    def __init__(self, model: str) -> None:
+        self.rule = rule_of(model)
+        self.name = self.rule
+        self.pool: list[Conversation] = []
+        self.identity = Identity("baseline", f"{PREFIX}{self.rule}", None, {"rule": self.rule})
+
+    def prepare(self, pending: list[Conversation], everything: list[Conversation]) -> None:
+        """``shuffled`` draws from the whole dataset's reference replies."""
+        del pending
+        if self.rule == "shuffled":
+            self.pool = [c for c in everything if c.reference]
+            if len(self.pool) < 2:
+                raise UserError(
+                    "baseline:shuffled needs at least 2 contexts with reference replies"
+                )
+
+    def respond(self, batch: list[Conversation]) -> Iterator[Answered]:
+        """Every reply of the batch at once."""
+        answered: Answered = []
+        for conv in batch:
+            text = self._reply(conv, random.Random(f"{self.rule}:{conv.key}")) or ""
+            meta = {"baseline": self.rule}
+            answered.append((conv, [Candidate(text.strip(), meta)] if text.strip() else []))
+        yield answered
+
+    def _reply(self, conv: Conversation, rng: random.Random) -> str | None:
+        if self.rule == "reference":
+            return conv.reference
+        if self.rule == "generic":
+            return rng.choice(GENERIC_REPLIES)
+        if self.rule == "echo":
+            return conv.turns[-1]
+        other = rng.choice(self.pool)
+        while other.id == conv.id or other.reference == conv.reference:
+            other = rng.choice(self.pool)
+        return other.reference
+
+    def describe(self) -> str:
+        """The rule."""
+        return f" [baseline rule {self.rule}]"

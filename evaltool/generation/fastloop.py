@@ -18,7 +18,6 @@ import torch
 from evaltool.errors import UserError
 from evaltool.generation.beam_card import beam_search_card
 from evaltool.generation.beam_transformers import beam_search_transformers
-from evaltool.generation.engines import GenerationSettings, HFEngine, Loaded, cut_at
 from evaltool.generation.gpt2 import Cache, GPT2Runner, unsupported
 from evaltool.generation.logits import (
     finite_candidates,
@@ -26,19 +25,30 @@ from evaltool.generation.logits import (
     warp_like_transformers,
     warped_candidates,
 )
+from evaltool.generation.models import (
+    GenerationSettings,
+    LocalModel,
+    TransformersDecoder,
+    cut_at,
+    pad,
+)
 from evaltool.generation.noise import Draws
 
 # Candidate lists longer than this (a whole-vocabulary fallback) are cut to their finite part.
 TRIM_ABOVE = 64
 
 
-def choose(name: str, loaded: Loaded, decoding: str = "card") -> Any:
-    """The engine for ``--engine``: ``auto`` takes the fast loop when the model allows it."""
-    if name not in ("auto", "fast", "hf"):
-        raise UserError(f"{name!r}: use auto, fast or hf", field="engine")
+# ``--decoder`` choices: the fast GPT-2 loop when the model allows it, or one of them.
+DECODER_NAMES = ("auto", "fast", "hf")
+
+
+def choose(name: str, loaded: LocalModel, decoding: str = "card") -> Any:
+    """The decoder for ``--decoder``: ``auto`` takes the fast loop when the model allows it."""
+    if name not in DECODER_NAMES:
+        raise UserError(f"{name!r}: use {', '.join(DECODER_NAMES)}", field="decoder")
     why = unsupported(loaded.model) if name != "hf" else "transformers' generate was asked for"
     if why is None:
-        return FastGPT2Engine(loaded)
+        return FastGPT2Decoder(loaded)
     if decoding == "card":
         raise UserError(
             f"the card's decoding rule runs only in evaltool's GPT-2 loop ({why}); "
@@ -46,15 +56,15 @@ def choose(name: str, loaded: Loaded, decoding: str = "card") -> Any:
         )
     if name == "fast":
         raise UserError(f"the fast GPT-2 loop cannot run this model: {why}")
-    return HFEngine(loaded)
+    return TransformersDecoder(loaded)
 
 
-class FastGPT2Engine:
+class FastGPT2Decoder:
     """Beam search (with or without sampling), sampling and greedy decoding for GPT-2."""
 
     name = "fast"
 
-    def __init__(self, loaded: Loaded, replay: bool = False) -> None:
+    def __init__(self, loaded: LocalModel, replay: bool = False) -> None:
         self.loaded = loaded
         self.replay = replay
         self.runner = GPT2Runner(loaded.model)
@@ -66,9 +76,7 @@ class FastGPT2Engine:
         """Candidates per prompt (cut before eos), in the rule's order; ``seeds`` has one key per
         prompt (replay mode seeds torch with the first, as transformers is seeded per batch)."""
         dev = self.loaded.device
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=dev)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=dev)
+        ids, mask = pad(prompts, self.pad_id, dev)
         if self.replay:
             torch.manual_seed(seeds[0])
             draws = Draws(None)

@@ -27,7 +27,7 @@ MAX_SEED = 2**31 - 1
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return "{" + name + "}"
 
 
 def request_params(s: GenerationSettings, api: str = "openai") -> dict[str, Any]:
@@ -56,15 +56,16 @@ def request_params(s: GenerationSettings, api: str = "openai") -> dict[str, Any]
         sets = " ".join(f"{_flag(k)} {v}" for k, v in refused.items() if v is not None)
         fix = " and ".join(
             ([f"set {sets}"] if sets else [])
-            + (["leave out --eos-token-id"] if s.eos_token_id is not None else [])
+            + (["leave out {eos_token_id}"] if s.eos_token_id is not None else [])
         )
-        extra = " (or --api vllm for top-k, repetition penalty and min tokens)" * (
+        extra = " (or {api} vllm for top-k, repetition penalty and min tokens)" * (
             api == "openai" and bool({"top_k", "repetition_penalty", "min_new_tokens"} & {*refused})
         )
         raise UserError(
             f"an OpenAI-compatible server cannot take {have}: its requests have no such "
             f"fields (a server samples); {fix}{extra}",
             field="endpoint",
+            settings=(*refused, "api"),
         )
     params: dict[str, Any] = {"max_tokens": s.max_new_tokens}
     if s.do_sample:
@@ -79,6 +80,16 @@ def request_params(s: GenerationSettings, api: str = "openai") -> dict[str, Any]
         if s.min_new_tokens > 0:
             params["min_tokens"] = s.min_new_tokens
     return params
+
+
+class ServerError(UserError):
+    """The server refused a request for good (HTTP 4xx, or a status the caller will not retry);
+    ``status`` and ``text`` are what it answered."""
+
+    def __init__(self, message: str, status: int, text: str) -> None:
+        super().__init__(message, field="endpoint")
+        self.status = status
+        self.text = text
 
 
 class Retryable(Exception):
@@ -149,14 +160,23 @@ class Client:
         """GET ``path`` under the base URL, with retries."""
         return self._with_retries("GET", path, None)
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST ``body`` as JSON to ``path`` under the base URL, with retries."""
-        return self._with_retries("POST", path, body)
+    def post(
+        self, path: str, body: dict[str, Any], final: frozenset[int] = frozenset()
+    ) -> dict[str, Any]:
+        """POST ``body`` as JSON to ``path`` under the base URL, with retries (but not on the
+        statuses in ``final``)."""
+        return self._with_retries("POST", path, body, final)
 
-    def _with_retries(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    def _with_retries(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        final: frozenset[int] = frozenset(),
+    ) -> dict[str, Any]:
         for attempt in range(self.retries + 1):
             try:
-                return self._once(method, path, body)
+                return self._once(method, path, body, final)
             except Retryable as exc:
                 if attempt == self.retries or self.stopped.is_set():
                     raise UserError(
@@ -173,7 +193,9 @@ class Client:
                     raise UserError("interrupted", field="endpoint") from None
         raise AssertionError("unreachable")
 
-    def _once(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    def _once(
+        self, method: str, path: str, body: dict[str, Any] | None, final: frozenset[int]
+    ) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -187,10 +209,12 @@ class Client:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             text = _server_message(exc.read())
-            if exc.code in RETRY_STATUS:
+            if exc.code in RETRY_STATUS - final:
                 raise Retryable(f"HTTP {exc.code} {text}", _retry_after(exc.headers)) from None
-            raise UserError(
-                f"{self.base_url}{path} answered HTTP {exc.code}: {text}", field="endpoint"
+            raise ServerError(
+                f"{self.base_url}{path} answered HTTP {exc.code}: {text or '(no message)'}",
+                exc.code,
+                text,
             ) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)

@@ -17,27 +17,21 @@ from typing import Any
 from sqlalchemy import Engine
 
 from evaltool.errors import UserError
+from evaltool.generation.local import LocalConfig
 from evaltool.generation.prompting import AUTO, PromptFormat, resolve
 from evaltool.storage.db import session_scope
-from evaltool.storage.systems import pending_contexts, record_perplexity, require_system
+from evaltool.storage.systems import dataset_contexts, record_perplexity, require_system
 
 DEFAULT_BATCH = 16
 
 
 @dataclass(frozen=True)
-class PerplexityConfig:
-    """What to score and how."""
+class PerplexityConfig(LocalConfig):
+    """What to score (the system's stored prompt format unless told otherwise) and how."""
 
-    model: str
-    system: str
+    system: str = ""
     dataset: str | None = None
-    revision: str | None = None
-    context_turns: int = 3
-    prompt_format: str = AUTO
-    system_prompt: str | None = None
-    batch_size: int = DEFAULT_BATCH
-    device: str = "auto"
-    dtype: str = "auto"
+    batch_size: int | None = DEFAULT_BATCH
 
 
 @dataclass(frozen=True)
@@ -75,14 +69,14 @@ def score(loaded: Any, seqs: list[tuple[list[int], int]], batch_size: int) -> Sc
     """Sum the negative log-likelihood of every scored token; batches are right-padded."""
     import torch
 
-    pad = loaded.tokenizer.pad_token_id or 0
+    from evaltool.generation.models import pad
+
+    pad_id = loaded.tokenizer.pad_token_id or 0
     nll, tokens = 0.0, 0
     order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i][0]))
     for start in range(0, len(order), batch_size):
         batch = [seqs[i] for i in order[start : start + batch_size]]
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in batch])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s, _ in batch])
+        ids, mask = pad([s for s, _ in batch], pad_id, left=False)
         with torch.inference_mode():
             logits = loaded.model(
                 input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device)
@@ -98,9 +92,9 @@ def score(loaded: Any, seqs: list[tuple[list[int], int]], batch_size: int) -> Sc
 def run(engine: Engine, config: PerplexityConfig) -> Scored:
     """Score the dataset's reference replies with the model and store the result with the
     system (which must exist: generate or import its responses first)."""
-    from evaltool.generation import engines as eng
+    from evaltool.generation import models as eng
 
-    if config.batch_size < 1:
+    if config.batch_size is None or config.batch_size < 1:
         raise UserError("must be 1 or more", field="batch_size")
     with session_scope(engine, readonly=True) as s:
         stored = require_system(s, config.system).settings  # before the model is loaded
@@ -109,7 +103,7 @@ def run(engine: Engine, config: PerplexityConfig) -> Scored:
     if fmt_name == AUTO:
         fmt_name = stored.get("prompt_format", AUTO)
     system_prompt = config.system_prompt or stored.get("system_prompt")
-    dataset, contexts, _ = pending_contexts(engine, config.dataset, "", None)
+    dataset, contexts, _ = dataset_contexts(engine, config.dataset)
     contexts = [c for c in contexts if c.reference]
     if not contexts:
         raise UserError(f"dataset {dataset.name!r} has no reference replies to score")
@@ -121,8 +115,7 @@ def run(engine: Engine, config: PerplexityConfig) -> Scored:
         dtype=eng.pick_dtype(config.dtype, device),
     )
     fmt = resolve(fmt_name, loaded.tokenizer)
-    cfg = loaded.model.config
-    room = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    room = loaded.positions()
     seqs = sequences(
         loaded.tokenizer,
         fmt,

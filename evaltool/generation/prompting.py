@@ -119,8 +119,9 @@ class RuDialoGPTFormat:
         if system_prompt:
             raise UserError(
                 "the rudialogpt format has no place for a system prompt; use "
-                "--prompt-format chat-template or plain, or leave --system-prompt out",
+                "{prompt_format} chat-template or plain, or leave {system_prompt} out",
                 field="system_prompt",
+                settings=("prompt_format", "system_prompt"),
             )
         return self.build(turns, context_turns)
 
@@ -140,8 +141,9 @@ class RuDialoGPTFormat:
         if any(i is None or i == tok.unk_token_id for i in ids):
             raise UserError(
                 f"the tokenizer lacks the speaker tokens {self.special_tokens}; use "
-                "--prompt-format chat-template or plain for this model",
+                "{prompt_format} chat-template or plain for this model",
                 field="prompt_format",
+                settings=("prompt_format",),
             )
         return ids[0]
 
@@ -210,8 +212,9 @@ class ChatTemplateFormat:
     def _render(tok: Any, convo: list[dict[str, str]], open_turn: bool) -> str:
         if not getattr(tok, "chat_template", None):
             raise UserError(
-                "the tokenizer has no chat template; use --prompt-format rudialogpt or plain",
+                "the tokenizer has no chat template; use {prompt_format} rudialogpt or plain",
                 field="prompt_format",
+                settings=("prompt_format",),
             )
         try:
             return tok.apply_chat_template(convo, tokenize=False, add_generation_prompt=open_turn)

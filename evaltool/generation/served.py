@@ -1,69 +1,48 @@
-"""``evaltool generate --endpoint``: answer contexts with a model behind an OpenAI-compatible
-server, ``concurrency`` requests in flight, resumably.
+"""A model behind an OpenAI-compatible server as a responder, ``concurrency`` requests in
+flight.
 
 Chat formats go to ``/chat/completions`` as role messages (the server applies the model's
 template); text formats go to ``/completions`` with their stop strings. Each candidate is its
-own request with its own seed (servers differ on ``n``), and a context's candidates are
-committed together once all have arrived, so an interrupted run loses only contexts in flight
-and a re-run skips the rest. No torch here: a served run needs no local model.
+own request with its own seed (servers differ on ``n``), and a context is handed back once all
+its candidates have arrived, so an interrupted run loses only contexts in flight. No torch
+here: a served run needs no local model.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import Engine
 
 import evaltool
 from evaltool.errors import UserError
-from evaltool.generation.openai_api import MAX_SEED, Client, request_params
-from evaltool.generation.prompting import AUTO, PromptFormat, messages, resolve
-from evaltool.generation.run import Summary, system_name
-from evaltool.generation.settings import GenerationSettings, context_key
-from evaltool.storage.schema import Context, Response
-from evaltool.storage.systems import (
-    SystemSpec,
-    close_run,
-    pending_contexts,
-    register_system,
-    store_batch,
+from evaltool.generation.openai_api import MAX_SEED, Client, ServerError, request_params
+from evaltool.generation.prompting import PromptFormat, messages, resolve
+from evaltool.generation.responder import (
+    Answered,
+    Candidate,
+    Conversation,
+    Identity,
+    PromptConfig,
+    Responder,
 )
+from evaltool.generation.settings import GenerationSettings, system_name
 
 
 @dataclass(frozen=True)
-class ServedConfig:
+class ServedConfig(PromptConfig):
     """What to ask which server, and how hard to push it."""
 
-    endpoint: str
-    model: str
-    settings: GenerationSettings
-    dataset: str | None = None
-    system: str | None = None
-    limit: int | None = None
-    context_turns: int = 3
-    prompt_format: str = AUTO
-    system_prompt: str | None = None
+    endpoint: str = ""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
     api: str = "openai"
     api_key_env: str | None = None
     concurrency: int = 4
     timeout: float = 120.0
     retries: int = 6
-    seed: int = 0
-
-
-@dataclass
-class ServedSummary(Summary):
-    """What a served run did, for the closing line, and what the server said it was."""
-
-    retried: int = 0
-    server_models: set[str] = field(default_factory=set)
-    fingerprints: set[str] = field(default_factory=set)
 
 
 def _api_key(name: str | None) -> str | None:
@@ -133,135 +112,124 @@ def _ask(client: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_served(
-    engine: Engine, config: ServedConfig, *, progress: Callable[[int, int], Any] | None = None
-) -> ServedSummary:
-    """Answer every pending context through the server; every check runs before the system
-    is registered, so a refused run leaves nothing behind."""
-    settings = config.settings.validate()
-    _check_config(config)
-    params = request_params(settings, config.api)
-    fmt = resolve(config.prompt_format, None)
-    if fmt.name == "rudialogpt" and config.system_prompt:
-        fmt.prompt(["x"], 1, config.system_prompt, None)  # raises the format's own error
-    client = Client(
-        config.endpoint.rstrip("/"),
-        _api_key(config.api_key_env),
-        timeout=config.timeout,
-        retries=config.retries,
-    )
-    name = config.system or system_name(config.model)
-    dataset, todo, skipped = pending_contexts(engine, config.dataset, name, config.limit)
-    listed = served_models(client)
-    stored = {
-        "decoding": "server",
-        "request": params,
-        "candidates": settings.num_return_sequences,
-        "api": config.api,
-        "context_turns": config.context_turns,
-        "prompt_format": fmt.name,
-        "system_prompt": config.system_prompt,
-        "seed": config.seed,
-    }
-    provenance = {"engine": "endpoint", "weights": f"served:{config.model}"}
-    run_log = {
-        "endpoint": config.endpoint,
-        "listed_models": listed,
-        "concurrency": config.concurrency,
-        "evaltool": evaltool.__version__,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "contexts": len(todo),
-    }
-    spec = SystemSpec(name, "model", config.model, None, stored, provenance)
-    system_id = register_system(engine, spec, run_log)
-    summary = ServedSummary(system=name, skipped=skipped)
-    keys = {c.id: context_key(config.seed, dataset.name, c.external_id) for c in todo}
-    start = time.perf_counter()
-    try:
-        _run_pool(engine, client, config, fmt, params, todo, keys, system_id, summary, progress)
-    finally:  # an interrupted run's log says what it did, too
-        summary.seconds = time.perf_counter() - start
-        summary.retried = client.retried
-        facts = {
-            "answered_as": sorted(summary.server_models),
-            "system_fingerprints": sorted(summary.fingerprints),
-            "retried": summary.retried,
-            "answered": summary.contexts,
-        }
-        close_run(engine, system_id, facts)
-    return summary
+class ServedResponder(Responder):
+    """Answers through an OpenAI-compatible server."""
 
-
-def _run_pool(
-    engine: Engine,
-    client: Client,
-    config: ServedConfig,
-    fmt: PromptFormat,
-    params: dict[str, Any],
-    todo: list[Context],
-    keys: dict[int, int],
-    system_id: int,
-    summary: ServedSummary,
-    progress: Callable[[int, int], Any] | None,
-) -> None:
-    """Keep ``concurrency`` requests in flight; commit each context when its last candidate
-    arrives. The first failure that retries cannot mend stops the run; what was committed
-    stays."""
-    n = config.settings.num_return_sequences
-    jobs = [(c, rank) for c in todo for rank in range(n)]
-    got: dict[int, dict[int, dict[str, Any]]] = {}
-    if progress:
-        progress(len(todo), 0)
-    with ThreadPoolExecutor(config.concurrency) as pool:
-        pending: dict[Future[dict[str, Any]], tuple[Context, int]] = {}
-        queue = iter(jobs)
-        try:
-            while True:
-                while len(pending) < config.concurrency:
-                    job = next(queue, None)
-                    if job is None:
-                        break
-                    ctx, rank = job
-                    path, body = request_body(fmt, config, ctx.turns, params)
-                    body["seed"] = (keys[ctx.id] + rank) % MAX_SEED
-                    pending[pool.submit(_ask, client, path, body)] = job
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    ctx, rank = pending.pop(future)
-                    got.setdefault(ctx.id, {})[rank] = future.result()
-                    if len(got[ctx.id]) == n:
-                        _commit(engine, fmt, system_id, ctx, got.pop(ctx.id), summary)
-                        if progress:
-                            progress(len(todo), 1)
-        finally:
-            client.stop()  # retries waiting give up, so an interrupted run ends promptly
-            for future in pending:
-                future.cancel()
-
-
-def _commit(
-    engine: Engine,
-    fmt: PromptFormat,
-    system_id: int,
-    ctx: Context,
-    answers: dict[int, dict[str, Any]],
-    summary: ServedSummary,
-) -> None:
-    rows = []
-    for rank in sorted(answers):
-        meta = dict(answers[rank])
-        text = fmt.extract(meta.pop("text"))
-        if meta["server_model"]:
-            summary.server_models.add(str(meta["server_model"]))
-        if meta["system_fingerprint"]:
-            summary.fingerprints.add(str(meta["system_fingerprint"]))
-        rows.append(
-            Response(context_id=ctx.id, system_id=system_id, rank=rank, text=text, meta=meta)
+    def __init__(self, config: ServedConfig) -> None:
+        self.config = config
+        self.settings = config.settings.validate()
+        _check_config(config)
+        self.params = request_params(self.settings, config.api)
+        self.fmt = resolve(config.prompt_format, None)
+        if self.fmt.name == "rudialogpt" and config.system_prompt:
+            self.fmt.prompt(["x"], 1, config.system_prompt, None)  # raises the format's own error
+        self.client = Client(
+            config.endpoint.rstrip("/"),
+            _api_key(config.api_key_env),
+            timeout=config.timeout,
+            retries=config.retries,
         )
-        summary.responses += 1
-        summary.empty += text == ""
-        summary.new_tokens += meta["new_tokens"] or 0
-    store_batch(engine, rows)
-    summary.contexts += 1
+        self.name = system_name(config.model)
+        self.server_models: set[str] = set()
+        self.fingerprints: set[str] = set()
+        self.listed: list[str] | None = None
+        stored = {
+            "decoding": "server",
+            "request": self.params,
+            "candidates": self.settings.num_return_sequences,
+            "api": config.api,
+            "context_turns": config.context_turns,
+            "prompt_format": self.fmt.name,
+            "system_prompt": config.system_prompt,
+        }
+        provenance = {"engine": "endpoint", "weights": f"served:{config.model}"}
+        self.identity = Identity("model", config.model, None, stored, provenance, ("engine",))
+
+    def prepare(self, pending: list[Conversation], everything: list[Conversation]) -> None:
+        """Ask the server for its models first, so that a wrong URL fails before anything is
+        written."""
+        del everything
+        if self.listed is None:
+            self.listed = served_models(self.client)
+            if pending and self.fmt.chat:
+                self._probe_chat(pending[0])
+
+    def _probe_chat(self, conv: Conversation) -> None:
+        """One short chat request, not retried on HTTP 500: a server without the model's chat
+        template fails it at once, and the user learns which format to use instead of waiting
+        through the retries."""
+        path, body = request_body(self.fmt, self.config, conv.turns, self.params)
+        body["max_tokens"] = 1
+        try:
+            self.client.post(path, body, final=frozenset({500}))
+        except ServerError as exc:
+            about_template = "chat template" in exc.text.lower().replace("_", " ")
+            if exc.status != 500 and not about_template:
+                raise
+            raise UserError(
+                f"{exc.message}. A model without a chat template (ruDialoGPT has none) cannot "
+                "take chat messages: use the rudialogpt or plain format",
+                field="prompt_format",
+            ) from None
+
+    def run_log(self) -> dict[str, Any]:
+        """The endpoint, what it listed, and how hard it was pushed."""
+        return {
+            "endpoint": self.config.endpoint,
+            "listed_models": self.listed,
+            "concurrency": self.config.concurrency,
+            "evaltool": evaltool.__version__,
+        }
+
+    def respond(self, batch: list[Conversation]) -> Iterator[Answered]:
+        """Keep ``concurrency`` requests in flight; hand back each context when its last
+        candidate arrives. The first failure that retries cannot mend stops the run."""
+        n = self.settings.num_return_sequences
+        jobs = iter([(c, rank) for c in batch for rank in range(n)])
+        got: dict[int, dict[int, Candidate]] = {}
+        with ThreadPoolExecutor(self.config.concurrency) as pool:
+            pending: dict[Future[Candidate], tuple[Conversation, int]] = {}
+            try:
+                while True:
+                    while len(pending) < self.config.concurrency:
+                        job = next(jobs, None)
+                        if job is None:
+                            break
+                        pending[pool.submit(self._ask, *job)] = job
+                    if not pending:
+                        break
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        conv, rank = pending.pop(future)
+                        got.setdefault(conv.id, {})[rank] = future.result()
+                        if len(got[conv.id]) == n:
+                            answers = got.pop(conv.id)
+                            yield [(conv, [answers[r] for r in sorted(answers)])]
+            finally:
+                self.client.stop()  # retries waiting give up, so an interrupted run ends promptly
+                for future in pending:
+                    future.cancel()
+        self.client.stopped.clear()
+
+    def _ask(self, conv: Conversation, rank: int) -> Candidate:
+        path, body = request_body(self.fmt, self.config, conv.turns, self.params)
+        body["seed"] = (conv.key + rank) % MAX_SEED
+        meta = _ask(self.client, path, body)
+        text = self.fmt.extract(meta.pop("text"))
+        if meta["server_model"]:
+            self.server_models.add(str(meta["server_model"]))
+        if meta["system_fingerprint"]:
+            self.fingerprints.add(str(meta["system_fingerprint"]))
+        return Candidate(text, meta)
+
+    def facts(self) -> dict[str, Any]:
+        """The models and fingerprints the server answered as, and the requests retried."""
+        return {
+            "answered_as": sorted(self.server_models),
+            "system_fingerprints": sorted(self.fingerprints),
+            "retried": self.client.retried,
+        }
+
+    def describe(self) -> str:
+        """Requests retried and the server."""
+        return f", {self.client.retried} requests retried [served by {self.config.endpoint}]"

@@ -70,3 +70,12 @@ def context_key(seed: int, *parts: str) -> int:
     """
     text = "\x1f".join([str(seed), *parts])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def system_name(model: str) -> str:
+    """The default system name: the model's last path part.
+
+    >>> system_name("tinkoff-ai/ruDialoGPT-small")
+    'ruDialoGPT-small'
+    """
+    return model.rstrip("/").split("/")[-1]

@@ -1,8 +1,8 @@
 """The systems registry: who answered, with which settings, and what is still to answer.
 
 A system is created only once everything about a run has been checked, and a later run under
-the same name must use the same settings and the same means of producing them (engine,
-decoding rule, dtype, weights); the error names what differs, so a corrected re-run works.
+the same name must use the same settings and the same provenance keys the caller marks as
+binding; the error names what differs, so a corrected re-run works.
 """
 
 from __future__ import annotations
@@ -19,18 +19,6 @@ from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import created_once, session_scope
 from evaltool.storage.schema import Context, Dataset, Perplexity, Response, System, check_name
 
-# Provenance that changes what a resumed run would produce; the rest (device, batch size,
-# versions) is recorded per run but may change between runs.
-BINDING = ("engine", "dtype", "weights")
-
-# What each baseline system is for, as the report explains it.
-BASELINE_PURPOSE = {
-    "reference": "the human reference replies of the validation set: the ceiling to aim for",
-    "generic": "a safe generic reply («Не знаю.», «Понятно.» ...): sensible often, specific never",
-    "shuffled": "a reference reply from another context: expected not sensible",
-    "echo": "repeats the last turn: checks that raters punish parroting",
-}
-
 
 @dataclass(frozen=True)
 class SystemSpec:
@@ -42,6 +30,8 @@ class SystemSpec:
     revision: str | None = None
     settings: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
+    # Provenance keys a later run must match; the rest may change between runs.
+    binding: tuple[str, ...] = ()
 
 
 def differences(row: System, spec: SystemSpec) -> list[tuple[str, Any, Any]]:
@@ -49,7 +39,7 @@ def differences(row: System, spec: SystemSpec) -> list[tuple[str, Any, Any]]:
     settings, old, new = spec.settings or {}, row.provenance or {}, spec.provenance or {}
     pairs = [(f, getattr(row, f), getattr(spec, f)) for f in ("kind", "model", "revision")]
     pairs += [(k, row.settings.get(k), settings.get(k)) for k in sorted({*settings, *row.settings})]
-    pairs += [(k, old[k], new[k]) for k in BINDING if k in old and k in new]
+    pairs += [(k, old[k], new[k]) for k in spec.binding if k in old and k in new]
     return [(k, a, b) for k, a, b in pairs if a != b]
 
 
@@ -107,34 +97,42 @@ def close_run(engine: Engine, system_id: int, facts: dict[str, Any]) -> None:
         row.provenance = {**prov, "runs": runs}
 
 
-def pending_contexts(
-    engine: Engine, dataset: str | None, system: str, limit: int | None
-) -> tuple[Dataset, list[Context], int]:
-    """The dataset, its contexts not yet answered by the named system (first ``limit`` by id),
-    and how many of those were already done."""
+def dataset_contexts(
+    engine: Engine, dataset: str | None, system: str | None = None
+) -> tuple[Dataset, list[Context], set[int]]:
+    """The dataset, all its contexts by id, and the ids of those the named system answered."""
     with session_scope(engine, readonly=True) as s:
         ds = resolve_dataset(s, dataset)
         query = select(Context).where(Context.dataset_id == ds.id).order_by(Context.id)
-        contexts = list(s.scalars(query.limit(limit) if limit is not None else query))
-        done = set(
-            s.scalars(
-                select(Response.context_id)
-                .join(System, System.id == Response.system_id)
-                .where(System.name == system, Response.rank == 0)
+        contexts = list(s.scalars(query))
+        done: set[int] = set()
+        if system:
+            done = set(
+                s.scalars(
+                    select(Response.context_id)
+                    .join(System, System.id == Response.system_id)
+                    .where(System.name == system, Response.rank == 0)
+                )
             )
-        )
-    return ds, [c for c in contexts if c.id not in done], sum(c.id in done for c in contexts)
+    return ds, contexts, done
 
 
-def store_batch(engine: Engine, rows: list[Response]) -> None:
-    """Write one batch's responses in one transaction; a batch someone else wrote is an error."""
+# One stored response: (context id, rank, text, meta).
+ResponseRow = tuple[int, int, str, dict[str, Any]]
+
+
+def store_responses(engine: Engine, system_id: int, rows: list[ResponseRow]) -> None:
+    """Write responses in one transaction; rows someone else wrote meanwhile are an error."""
     try:
         with session_scope(engine) as s:
-            s.add_all(rows)
+            s.add_all(
+                Response(context_id=c, system_id=system_id, rank=r, text=t, meta=m)
+                for c, r, t, m in rows
+            )
     except IntegrityError:
         raise UserError(
             "another process wrote responses for the same system meanwhile; run one "
-            "`evaltool generate` per system at a time, then re-run to finish"
+            "generation per system at a time, then re-run it to finish"
         ) from None
 
 
@@ -142,9 +140,7 @@ def require_system(session: Session, name: str) -> System:
     """The named system, or a user error saying how to make it."""
     row = session.scalars(select(System).where(System.name == name)).one_or_none()
     if row is None:
-        raise UserError(
-            f"no system {name!r}: generate or import its responses first", field="system"
-        )
+        raise UserError(f"no system {name!r}: its responses must be stored first", field="system")
     return row
 
 

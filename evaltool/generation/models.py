@@ -1,7 +1,8 @@
-"""Loading causal LMs and decoding token ids with transformers' own ``generate``.
+"""Local causal LMs: loading, the model's room for a prompt, padding, and decoding with
+transformers' own ``generate``.
 
-An engine turns a batch of prompts (token ids) into ``num_return_sequences`` continuations
-each. ``HFEngine`` calls transformers' ``generate`` (today's decoding rule);
+A decoder turns a batch of prompts (token ids) into ``num_return_sequences`` continuations
+each. ``TransformersDecoder`` calls transformers' ``generate`` (today's decoding rule);
 ``generation.fastloop`` is evaltool's own loop for GPT-2 models, with both rules.
 """
 
@@ -24,13 +25,36 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass
-class Loaded:
+class LocalModel:
     """A model and its tokenizer on a device, ready to generate."""
 
     model: Any
     tokenizer: PreTrainedTokenizerBase
     device: torch.device
     dtype: torch.dtype
+
+    def positions(self) -> int | None:
+        """How many tokens the model can attend to (None: no fixed limit)."""
+        cfg = self.model.config
+        return getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+
+
+def pad(
+    rows: list[list[int]], pad_id: int, device: Any = None, left: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask of equal-length rows, padded on the left (generation) or
+    the right (scoring, where padding must not shift a position).
+
+    >>> ids, mask = pad([[5, 6], [7]], 0)
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6], [0, 7]], [[1, 1], [0, 1]])
+    """
+    width = max(len(r) for r in rows)
+    fill = [[pad_id] * (width - len(r)) for r in rows]
+    ones = [[0] * (width - len(r)) for r in rows]
+    ids = [f + r if left else r + f for f, r in zip(fill, rows, strict=True)]
+    mask = [z + [1] * len(r) if left else [1] * len(r) + z for z, r in zip(ones, rows, strict=True)]
+    return torch.tensor(ids, device=device), torch.tensor(mask, device=device)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -91,7 +115,7 @@ def weights_id(model_id: str, revision: str | None) -> str:
 
 def load(
     model_id: str, *, revision: str | None, device: torch.device, dtype: torch.dtype
-) -> Loaded:
+) -> LocalModel:
     """Load a model and tokenizer from a local folder or the hub cache, never running remote code.
 
     A model that is neither local nor reachable is a one-line user error.
@@ -115,10 +139,10 @@ def load(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return Loaded(model, tokenizer, device, dtype)
+    return LocalModel(model, tokenizer, device, dtype)
 
 
-class Engine(Protocol):
+class Decoder(Protocol):
     """Decodes a batch of prompts into ``num_return_sequences`` continuations each."""
 
     name: str
@@ -144,7 +168,7 @@ def cut_at(ids: list[int], stop_ids: set[int]) -> list[int]:
 
 
 @dataclass
-class HFEngine:
+class TransformersDecoder:
     """transformers' own ``model.generate`` (today's decoding rule), with left padding.
 
     ``generate`` seeds torch per context and, when sampling, calls ``model.generate`` once per
@@ -152,7 +176,7 @@ class HFEngine:
     call). Replay mode makes one call per batch seeded with the first seed, as a user would.
     """
 
-    loaded: Loaded
+    loaded: LocalModel
     replay: bool = False
     name: str = "hf"
 
@@ -170,11 +194,9 @@ class HFEngine:
     def _call(
         self, prompts: list[list[int]], s: GenerationSettings, eos_id: int, seed: int
     ) -> list[list[list[int]]]:
-        tok = self.loaded.tokenizer
-        pad = tok.pad_token_id
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        pad_id = self.loaded.tokenizer.pad_token_id
+        ids, mask = pad(prompts, pad_id)
+        width = ids.shape[1]
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.loaded.model.generate(
@@ -190,7 +212,7 @@ class HFEngine:
                 repetition_penalty=s.repetition_penalty,
                 length_penalty=s.length_penalty,
                 eos_token_id=eos_id,
-                pad_token_id=pad,
+                pad_token_id=pad_id,
                 max_new_tokens=s.max_new_tokens,
                 min_new_tokens=s.min_new_tokens,
             )
