@@ -1,74 +1,47 @@
 """The admin page: progress with an ETA, an interim SSA table, raters to look at, new links and
-studies, and the labels as CSV. Russian and English like the rest of the page."""
+studies, and the labels as CSV. Russian and English like the rest of the page. Everything it
+shows comes from services; the interim report is cached for a minute."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
 
 from annotate_app.texts import ADMIN
+from evaltool.annotation import monitor
 from evaltool.annotation.accounts import add_annotator, disable, link
-from evaltool.annotation.monitor import annotator_stats, system_progress
-from evaltool.annotation.studies import create_study, study_link
+from evaltool.annotation.studies import PLATFORMS, create_study, study_link
 from evaltool.errors import UserError
+from evaltool.reporting.agreement import annotator_table
 from evaltool.storage import db
-from evaltool.storage.exports import labels_frame
-from evaltool.storage.schema import Label, Study, utcnow
+from evaltool.storage.exports import labels_export
 
-RECENT = timedelta(hours=1)  # the pace an ETA is read from
 TOO_FAST_SECONDS = 3.0  # a median answer faster than this cannot have read the dialogue
+INTERIM_SECONDS = 60  # how long an interim report is reused before it is built again
 
 
-def _eta(engine, short_labels: int, a: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+def _eta(missing: int, recent: int, a: dict[str, str]) -> str:
     """When the missing labels arrive at the last hour's pace."""
-    from sqlalchemy import func, select
-
-    with db.session_scope(engine, readonly=True) as s:
-        recent = s.scalar(select(func.count(Label.id)).where(Label.created_at > utcnow() - RECENT))
-    if not short_labels:
+    if not missing:
         return a["eta_done"]
     if not recent:
         return a["eta_unknown"]
-    hours = short_labels / recent
-    return a["eta"].format(hours=f"{hours:.1f}", rate=recent)
+    return a["eta"].format(hours=f"{missing / recent:.1f}", rate=recent)
 
 
 def _progress(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     """A bar per system and per study, with when the missing labels should be in."""
-    from evaltool.storage.project import load_settings
-
     st.subheader(a["systems"])
-    frame = system_progress(engine)
-    with db.session_scope(engine, readonly=True) as s:
-        k = load_settings(s).overlap
-    for row in frame.itertuples():
+    now = monitor.progress(engine)
+    for row in now.systems.itertuples():
         st.progress(float(row.done_share), text=f"{row.system}: {row.done}/{row.items}")
-    missing = int((frame["items"] * k - frame["labels"]).clip(lower=0).sum()) if len(frame) else 0
-    st.caption(_eta(engine, missing, a))
+    st.caption(_eta(now.missing, now.recent, a))
     _studies(engine, a)
 
 
 def _studies(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     """Per study: workers finished out of the target (``--max-workers``, else those who came)."""
-    from sqlalchemy import func, select
-
-    from evaltool.storage.schema import Annotator
-
-    with db.session_scope(engine, readonly=True) as s:
-        rows = s.execute(
-            select(
-                Study.name,
-                Study.open,
-                Study.max_workers,
-                func.count(Annotator.id),
-                func.count(Annotator.completion_code),
-            )
-            .outerjoin(Annotator, Annotator.study_id == Study.id)
-            .group_by(Study.id)
-            .order_by(Study.name)
-        ).all()
+    rows = monitor.studies(engine)
     if rows:
         st.subheader(a["studies"])
     for name, is_open, target, came, finished in rows:
@@ -78,34 +51,44 @@ def _studies(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
         st.progress(min(1.0, finished / goal) if goal else 0.0, text=text)
 
 
-def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+@st.cache_data(ttl=INTERIM_SECONDS, show_spinner=False)
+def interim_rows(url: str) -> list[dict[str, object]] | str:
+    """The interim SSA per system (estimate and interval), or why there is none yet."""
     from evaltool.reporting.aggregate import ReportSettings, build_report
 
-    st.subheader(a["interim"])
-    st.caption(a["interim_note"])
     try:
-        report, _ = build_report(engine, None, ReportSettings(resamples=1000))
+        report, _ = build_report(db.as_engine(url), None, ReportSettings(resamples=1000))
     except UserError as exc:
-        st.info(str(exc))
-        return
-    rows = [
+        return str(exc)
+    return [
         {
-            a["system"]: s["name"],
-            a["items"]: s["items"],
-            "SSA": None if s["ssa"] is None else round(s["ssa"]["estimate"], 3),
-            a["interval"]: None
+            "name": s["name"],
+            "items": s["items"],
+            "ssa": None if s["ssa"] is None else round(s["ssa"]["estimate"], 3),
+            "interval": None
             if s["ssa"] is None
             else f"[{s['ssa']['ci_low']:.3f}, {s['ssa']['ci_high']:.3f}]",
         }
         for s in report["systems"]
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    st.subheader(a["interim"])
+    st.caption(a["interim_note"])
+    rows = interim_rows(engine.url.render_as_string(hide_password=False))
+    if isinstance(rows, str):
+        st.info(rows)
+        return
+    names = {"name": a["system"], "items": a["items"], "ssa": "SSA", "interval": a["interval"]}
+    st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True)
 
 
 def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     st.subheader(a["annotators"])
-    people = annotator_stats(engine)
-    people["model_accuracy"] = _model_accuracy(engine, people)
+    labels = monitor.checked_labels(engine)
+    people = annotator_table(labels, monitor.people(engine))
+    people["model_accuracy"] = _model_accuracy(labels, people)
     look = (people["median_seconds"].fillna(99) < TOO_FAST_SECONDS) | people["flagged"]
 
     def mark(row: pd.Series) -> list[str]:
@@ -121,14 +104,11 @@ def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
         st.rerun()
 
 
-def _model_accuracy(engine, people: pd.DataFrame) -> pd.Series:  # type: ignore[no-untyped-def]
+def _model_accuracy(labels: pd.DataFrame, people: pd.DataFrame) -> pd.Series:
     """Each rater's accuracy as a Dawid-Skene model estimates it (needs crowd-kit)."""
     try:
         from evaltool.reporting.ratermodels import rater_accuracy
-        from evaltool.storage.labels import label_frame
 
-        with db.session_scope(engine, readonly=True) as s:
-            labels = label_frame(s)
         by_id = rater_accuracy(labels)
     except (UserError, ImportError, ValueError):
         return pd.Series([None] * len(people), index=people.index, dtype=object)
@@ -153,7 +133,7 @@ def _create(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
                 st.error(str(exc))
     with st.form("new_study"):
         name = st.text_input(a["study_name"])
-        platform = st.selectbox(a["platform"], ["prolific", "toloka", "mturk", "generic"])
+        platform = st.selectbox(a["platform"], PLATFORMS)
         quota = st.number_input(a["per_worker"], min_value=1, value=20)
         gold = st.number_input(a["gold_per_worker"], min_value=0, value=2)
         training = st.number_input(a["qualification"], min_value=0, value=0)
@@ -179,7 +159,7 @@ def admin(lang: str) -> None:
     _raters(engine, a)
     _create(engine, a)
     try:
-        csv = labels_frame(engine).to_csv(index=False)
+        csv = labels_export(engine).to_csv(index=False)
     except UserError:
         csv = ""
     st.download_button(a["download"], csv, "labels.csv", "text/csv", key="dl")

@@ -13,8 +13,7 @@ import streamlit as st
 
 from annotate_app import labeler
 from annotate_app.texts import INSTRUCTIONS, TEXTS
-from evaltool.annotation import assignment as svc
-from evaltool.annotation import studies
+from evaltool.annotation import flow, studies
 from evaltool.errors import UserError
 
 st.set_page_config(page_title="evaltool", page_icon="💬", layout="centered")
@@ -68,7 +67,7 @@ def instructions(token: str) -> None:
         st.rerun()
     st.markdown(INSTRUCTIONS[state.lang])  # our own text, not model output
     if st.button(T["start"], type="primary", key="start"):
-        svc.mark_instructions_seen(None, token)
+        flow.mark_instructions_seen(None, token)
         state.pop("page", None)
         st.query_params.pop("page", None)
         st.rerun()
@@ -91,7 +90,7 @@ def main() -> None:
     if not token:
         login_form()
     try:
-        me = svc.whoami(None, token)
+        me = flow.whoami(None, token)
     except UserError as exc:
         login_form(str(exc))
     page = state.get("page") or st.query_params.get("page")

@@ -14,7 +14,7 @@ import streamlit as st
 
 from annotate_app.texts import TEXTS
 from evaltool.annotation import flow
-from evaltool.annotation.assignment import SKIP_REASONS
+from evaltool.annotation.flow import SKIP_REASONS
 from evaltool.errors import UserError
 
 _FILES = resources.files("annotate_app")

@@ -1,9 +1,10 @@
-"""Benchmark: concurrent simulated annotators on the service module, SQLite.
+"""Benchmark: concurrent simulated annotators on the page's own labelling path, SQLite.
 
-Each annotator is a thread (as sessions are in one Streamlit server) looping next_task +
-submit_label until nothing is left, pausing between items like a person reading (exponential,
-mean --think seconds; people take 10-30 s, so 0.5 s is a 20-60x harsher load). Prints labels
-per second, p50/p95 latency of one next_task + submit_label, and checks that nothing was lost
+Each annotator is a thread (as sessions are in one Streamlit server) that answers through
+``flow.answer``, which stores the label and brings the next item in one call as the page
+does, until nothing is left, pausing between items like a person reading (exponential, mean
+--think seconds; people take 10-30 s, so 0.5 s is a 20-60x harsher load). Prints labels per
+second, p50/p95 latency of one answer + next item, and checks that nothing was lost
 and no item got more than k labels. Reference rows in the same run: one annotator alone, and
 the crowd with no pause at all (the saturation throughput; its latency is queueing, since
 SQLite takes one writer at a time). Target: p95 under 50 ms at 32 annotators, nothing lost.
@@ -26,7 +27,7 @@ from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaltool.annotation import assignment as svc
+from evaltool.annotation import flow
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
 from evaltool.storage.project import save_settings
@@ -82,15 +83,14 @@ def run(
 
     def work(token: str, seed: int) -> None:
         rng = random.Random(seed)
-        while time.perf_counter() < deadline:
+        screen = flow.view(engine, token)
+        while time.perf_counter() < deadline and screen.task is not None:
             t0 = time.perf_counter()
-            task = svc.next_task(engine, token)
-            if task is None:
-                return
-            result = svc.submit_label(engine, token, task.response_id, rng.random() < 0.7, True)
+            rid = screen.task.response_id
+            screen = flow.answer(engine, token, rid, rng.random() < 0.7, True)
             with lock:
                 latencies.append(time.perf_counter() - t0)
-                stored[0] += result.stored
+                stored[0] += screen.stored
             if think > 0:
                 time.sleep(rng.expovariate(1 / think))
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from evaltool.annotation import assignment as svc
+from evaltool.annotation import flow
 from evaltool.annotation.accounts import add_annotator, disable, hash_token, rotate
 from evaltool.errors import UserError
 from evaltool.storage import db
@@ -19,6 +19,19 @@ from evaltool.storage.project import save_settings
 from evaltool.storage.schema import Annotator, Assignment, GoldItem, Label, Response
 
 from .conftest import make_pool
+
+
+def next_task(engine, token, rng=None):  # type: ignore[no-untyped-def]
+    """The item the page shows now, through the one labelling path (None: nothing left)."""
+    view = flow.view(engine, token, rng)
+    if view.kind == "stopped":
+        raise UserError(f"stopped: {view.message}")
+    return view.task if view.kind == "task" else None
+
+
+def submit(engine, token, rid, sensible, specific) -> bool:  # type: ignore[no-untyped-def]
+    """Answer as the page does; whether this answer was stored (False: already there)."""
+    return flow.answer(engine, token, rid, sensible, specific).stored
 
 
 def labels_per_response(engine) -> Counter:  # type: ignore[no-untyped-def]
@@ -39,13 +52,12 @@ def test_concurrent_annotators_fill_exactly_k(any_db, threads: int) -> None:
     def work(token: str, seed: int) -> None:
         rng = random.Random(seed)
         try:
-            while (task := svc.next_task(any_db, token)) is not None:
+            while (task := next_task(any_db, token)) is not None:
                 sensible = rng.random() < 0.7
                 for _ in range(2 if rng.random() < 0.2 else 1):  # some double clicks
-                    r = svc.submit_label(
+                    stored[token] += submit(
                         any_db, token, task.response_id, sensible, rng.random() < 0.5
                     )
-                    stored[token] += r.stored
         except Exception as exc:
             errors.append(repr(exc))
 
@@ -73,27 +85,28 @@ def test_concurrent_annotators_fill_exactly_k(any_db, threads: int) -> None:
 def test_same_item_on_refresh_and_never_twice(any_db) -> None:
     make_pool(any_db, contexts=3, systems=1)
     token = add_annotator(any_db, "a")
-    first = svc.next_task(any_db, token)
-    assert svc.next_task(any_db, token) == first  # refresh: same item
+    first = next_task(any_db, token)
+    assert next_task(any_db, token) == first  # refresh: same item
     seen = set()
     task = first
     while task is not None:
         assert task.response_id not in seen
         seen.add(task.response_id)
-        assert svc.submit_label(any_db, token, task.response_id, True, True).stored
-        assert svc.submit_label(any_db, token, task.response_id, False, False).duplicate
-        task = svc.next_task(any_db, token)
+        assert submit(any_db, token, task.response_id, True, True)
+        assert not submit(any_db, token, task.response_id, False, False)
+        task = next_task(any_db, token)
     assert len(seen) == 3
-    assert svc.progress(any_db, token) == svc.Progress(labelled=3, remaining=0)
+    view = flow.view(any_db, token)
+    assert (view.kind, view.done) == ("empty", 3)
 
 
 def test_no_same_context_twice_in_a_row_and_systems_interleave(any_db) -> None:
     make_pool(any_db, contexts=30, systems=2)
     token = add_annotator(any_db, "a")
     order = []
-    while (task := svc.next_task(any_db, token)) is not None:
+    while (task := next_task(any_db, token)) is not None:
         order.append((task.turns[-1], task.response.split()[0]))
-        svc.submit_label(any_db, token, task.response_id, True, False)
+        submit(any_db, token, task.response_id, True, False)
     assert len(order) == 60
     repeats = [i for i, (a, b) in enumerate(itertools.pairwise(order)) if a[0] == b[0]]
     # a repeat is allowed only when nothing else is left, at the very end
@@ -107,24 +120,24 @@ def test_lease_expiry_returns_item_to_pool(any_db) -> None:
     with db.session_scope(any_db) as s:
         save_settings(s, overlap=1)
     slow, fast = add_annotator(any_db, "slow"), add_annotator(any_db, "fast")
-    assert svc.next_task(any_db, slow).response_id == rid
-    assert svc.next_task(any_db, fast) is None  # the only slot is leased
+    assert next_task(any_db, slow).response_id == rid
+    assert next_task(any_db, fast) is None  # the only slot is leased
     with db.session_scope(any_db) as s:
         s.execute(update(Assignment).values(expires_at=datetime(2000, 1, 1)))
-    assert svc.next_task(any_db, fast).response_id == rid
-    assert svc.submit_label(any_db, fast, rid, True, True).stored
+    assert next_task(any_db, fast).response_id == rid
+    assert submit(any_db, fast, rid, True, True)
     with pytest.raises(UserError, match="went to someone else"):
-        svc.submit_label(any_db, slow, rid, True, False)
+        submit(any_db, slow, rid, True, False)
     assert labels_per_response(any_db) == Counter({rid: 1})
 
 
 def test_late_answer_is_kept_while_a_slot_is_free(any_db) -> None:
     (rid,) = make_pool(any_db, contexts=1, systems=1)
     token = add_annotator(any_db, "a")
-    svc.next_task(any_db, token)
+    next_task(any_db, token)
     with db.session_scope(any_db) as s:
         s.execute(update(Assignment).values(expires_at=datetime(2000, 1, 1)))
-    assert svc.submit_label(any_db, token, rid, False, True).stored
+    assert submit(any_db, token, rid, False, True)
     with db.session_scope(any_db) as s:
         label = s.scalars(select(Label)).one()
         assert (label.sensible, label.specific) == (False, False)  # specific needs sensible
@@ -140,16 +153,16 @@ def test_tokens_hashed_disable_rotate(any_db) -> None:
         assert row.token_hash == hash_token(token) and token not in row.token_hash
     for bad in (None, "", "wrong"):
         with pytest.raises(UserError):
-            svc.next_task(any_db, bad)
+            next_task(any_db, bad)
     disable(any_db, "a")
     with pytest.raises(UserError, match="disabled"):
-        svc.next_task(any_db, token)
+        next_task(any_db, token)
     new = rotate(any_db, "a")
     with pytest.raises(UserError, match="unknown login token"):
-        svc.next_task(any_db, token)
-    assert svc.next_task(any_db, new) is not None
+        next_task(any_db, token)
+    assert next_task(any_db, new) is not None
     with pytest.raises(UserError, match="not given to you"):
-        svc.submit_label(any_db, new, 999999, True, True)
+        submit(any_db, new, 999999, True, True)
 
 
 def test_gold_items_mixed_in_and_failing_annotator_flagged(any_db) -> None:
@@ -163,11 +176,11 @@ def test_gold_items_mixed_in_and_failing_annotator_flagged(any_db) -> None:
     gold_seen = 0
     for token, honest in ((good, True), (bad, False)):
         try:
-            while (task := svc.next_task(any_db, token)) is not None:
+            while (task := next_task(any_db, token)) is not None:
                 is_gold = task.response_id in ids[:6]
                 gold_seen += is_gold and honest
                 answer = honest or not is_gold
-                svc.submit_label(any_db, token, task.response_id, answer, answer)
+                submit(any_db, token, task.response_id, answer, answer)
         except UserError as exc:
             assert not honest and "paused" in str(exc)
     assert gold_seen == 6
@@ -187,7 +200,7 @@ def test_items_come_in_uniformly_random_order(any_db) -> None:  # type: ignore[n
     low = {rid for rids in by_system.values() for rid in sorted(rids)[: max(1, len(rids) // 100)]}
     rng = random.Random(0)
     tokens = [add_annotator(any_db, f"r{i}") for i in range(200)]
-    picks = [svc.next_task(any_db, t, rng) for t in tokens]  # each person's first item
+    picks = [next_task(any_db, t, rng) for t in tokens]  # each person's first item
     assert all(p is not None for p in picks) and len(ids) == 1200
     share = sum(p.response_id in low for p in picks if p) / len(picks)
     assert share <= 0.03, share
@@ -199,14 +212,14 @@ def test_labels_of_flagged_raters_are_refilled_and_unflag_restores(any_db) -> No
     (rid,) = make_pool(any_db, contexts=1, systems=1, ranks=(0,))
     tokens = [add_annotator(any_db, f"a{i}") for i in range(5)]
     for t in tokens[:3]:
-        task = svc.next_task(any_db, t)
-        assert task is not None and svc.submit_label(any_db, t, rid, True, True).stored
-    assert svc.next_task(any_db, tokens[3]) is None  # k labels: full
+        task = next_task(any_db, t)
+        assert task is not None and submit(any_db, t, rid, True, True)
+    assert next_task(any_db, tokens[3]) is None  # k labels: full
     with db.session_scope(any_db) as s:
         s.execute(update(Annotator).where(Annotator.name == "a0").values(flagged=True))
-    task = svc.next_task(any_db, tokens[3])  # a0's label no longer counts: one slot again
+    task = next_task(any_db, tokens[3])  # a0's label no longer counts: one slot again
     assert task is not None and task.response_id == rid
-    assert svc.next_task(any_db, tokens[4]) is None  # the lease holds the one slot
+    assert next_task(any_db, tokens[4]) is None  # the lease holds the one slot
     unflag(any_db, "a0")
     with db.session_scope(any_db) as s:
         assert not s.scalars(select(Annotator.flagged).where(Annotator.name == "a0")).one()
@@ -220,8 +233,8 @@ def test_never_an_item_labelled_in_any_way(any_db) -> None:  # type: ignore[no-u
         s.add(rater)
         s.flush()
         s.add(Label(response_id=ids[0], annotator_id=rater.id, sensible=True, specific=False))
-    seen = [svc.next_task(any_db, "tok")]
-    seen.append(svc.next_task(any_db, "tok"))
+    seen = [next_task(any_db, "tok")]
+    seen.append(next_task(any_db, "tok"))
     assert seen[0] is not None and seen[0].response_id == ids[1]
 
 
@@ -269,9 +282,9 @@ def test_adaptive_overlap_stops_decided_items(any_db) -> None:  # type: ignore[n
         save_settings(s, adaptive=True)
     tokens = [add_annotator(any_db, f"a{i}") for i in range(3)]
     for t in tokens[:2]:  # two agreeing labels decide it with k = 3
-        assert svc.next_task(any_db, t) is not None
-        svc.submit_label(any_db, t, rid, False, False)
-    assert svc.next_task(any_db, tokens[2]) is None
+        assert next_task(any_db, t) is not None
+        submit(any_db, t, rid, False, False)
+    assert next_task(any_db, tokens[2]) is None
     with db.session_scope(any_db) as s:
         save_settings(s, adaptive=False)
-    assert svc.next_task(any_db, tokens[2]) is not None
+    assert next_task(any_db, tokens[2]) is not None

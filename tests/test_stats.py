@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaltool.reporting import stats
+from evaltool.reporting import stats, votes
 
 NAN = np.nan
 
 
 def test_majority_tie_is_no() -> None:
-    assert stats.majority(np.array([2, 1, 1, 3, 0]), np.array([3, 2, 1, 5, 2])).tolist() == [
+    assert votes.majority(np.array([2, 1, 1, 3, 0]), np.array([3, 2, 1, 5, 2])).tolist() == [
         True,
         False,
         True,
@@ -22,7 +22,7 @@ def test_majority_tie_is_no() -> None:
 
 def test_not_sensible_means_not_specific() -> None:
     # 3 raters: sensible 1/3 (no), specific 2/3 counted raw would say yes, but the item is not
-    sensible, specific = stats.item_votes(
+    sensible, specific = votes.item_votes(
         np.array([1, 2, 3]), np.array([2, 2, 1]), np.array([3, 3, 3])
     )
     assert sensible.tolist() == [False, True, True]

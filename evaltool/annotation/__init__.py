@@ -1,3 +1,5 @@
-"""Annotation without a UI: accounts and links, assignment of items to raters, gold checks
-and the numbers the admin page shows. The page in ``annotate_app`` calls these functions.
+"""Annotation without a UI: accounts and links, the one labelling path (``flow``: view,
+answer, undo, skip) over the pool and its leases (``pool``, ``assignment``), gold checks, crowd
+studies, and what the admin page reads (``monitor``). The page in ``annotate_app`` calls
+``flow`` and ``monitor``.
 """

@@ -64,7 +64,9 @@ def add_annotator(engine: Engine, name: str, *, admin: bool = False) -> str:
 def _get(session: Session, name: str) -> Annotator:
     row = session.scalars(select(Annotator).where(Annotator.name == name)).first()
     if row is None:
-        raise UserError(f"no annotator {name!r}; see `evaltool annotators list`")
+        raise UserError(
+            f"no annotator {name!r}; see the list of annotators", step="list-annotators"
+        )
     return row
 
 

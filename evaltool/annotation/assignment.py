@@ -1,6 +1,7 @@
-"""Assignment and labels, with no UI: lease the next item, store an answer, undo it, skip.
+"""Leases and labels inside one transaction: claim the next item, store an answer, undo it,
+skip. ``flow`` calls these; it is the one public labelling path.
 
-Each call is one short write transaction (``BEGIN IMMEDIATE`` on SQLite; row locks with
+Each flow call is one short write transaction (``BEGIN IMMEDIATE`` on SQLite; row locks with
 ``SKIP LOCKED`` on PostgreSQL), and unique constraints are the last guard, so however many
 people work at once: an item never gets more than k labels that count, nobody meets an item
 twice, and a double click or a second tab stores one label. Leases expire (15 minutes by
@@ -13,15 +14,12 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from evaltool.annotation import pool
-from evaltool.annotation.accounts import authenticate
 from evaltool.annotation.gold import update_flag
 from evaltool.errors import UserError
-from evaltool.storage.db import as_engine, session_scope
 from evaltool.storage.project import ProjectSettings, load_settings
 from evaltool.storage.schema import Annotator, Assignment, Context, GoldItem, Label, Response, Study
 from evaltool.storage.schema import utcnow as _now
@@ -40,22 +38,6 @@ class Task:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
-class Progress:
-    """How far an annotator is: labels given and items still open to them."""
-
-    labelled: int
-    remaining: int
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """The outcome of ``submit_label``: stored, or already stored (a double click)."""
-
-    stored: bool
-    duplicate: bool
-
-
 def to_task(s: Session, a: Assignment) -> Task:
     """The item behind a lease, as the page shows it."""
     response = s.get(Response, a.response_id)
@@ -64,9 +46,14 @@ def to_task(s: Session, a: Assignment) -> Task:
     return Task(response.id, list(turns or []), response.text, a.expires_at)
 
 
+def paused(me: Annotator, settings: ProjectSettings) -> bool:
+    """Whether the project stops this rater: flagged on check items, with stopping on."""
+    return me.flagged and settings.stop_flagged
+
+
 def ensure_may_label(me: Annotator, settings: ProjectSettings) -> None:
-    """The one place that stops a flagged annotator when the project says so."""
-    if me.flagged and settings.stop_flagged:
+    """Refuse an answer from a rater the project has stopped."""
+    if paused(me, settings):
         raise UserError(
             "your answers on check items were often wrong, so labelling is "
             "paused for you; please contact the project admin"
@@ -100,7 +87,7 @@ def want_gold(rng: random.Random, s: Session, me: Annotator, settings: ProjectSe
         return settings.gold_rate > 0 and rng.random() < settings.gold_rate
     study = s.get(Study, me.study_id)
     assert study is not None
-    done = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
+    done = pool.labels_given(s, me.id)
     gold_done = (
         s.scalar(
             select(func.count(Label.id))
@@ -125,24 +112,6 @@ def claim(
         if lease is not None:
             return lease
     return None
-
-
-def next_task(
-    db: str | Engine | None, token: str | None, rng: random.Random | None = None
-) -> Task | None:
-    """The annotator's next item, leased to them; the same one again while the lease lives.
-
-    Returns None when nothing is left for them. A bad or disabled token, or an annotator
-    stopped after failing gold checks, raises ``UserError``. ``rng`` (default: the system's
-    randomness) picks the item; simulations pass a seeded one to be reproducible.
-    """
-    with session_scope(as_engine(db)) as s:
-        me = authenticate(s, token)
-        settings = load_settings(s)
-        ensure_may_label(me, settings)
-        now = _now()
-        current = current_lease(s, me, now) or claim(rng or _rng, s, me, settings, now)
-        return None if current is None else to_task(s, current)
 
 
 def store_label(
@@ -177,48 +146,20 @@ def store_label(
     )
     lease.state = "done"
     s.flush()
-    if s.scalar(select(GoldItem.id).where(GoldItem.response_id == response_id)):
+    if pool.gold_item(s, response_id) is not None:
         update_flag(s, me, settings)
     return True
-
-
-def submit_label(
-    db: str | Engine | None,
-    token: str | None,
-    response_id: int,
-    sensible: bool,
-    specific: bool,
-    seconds: float | None = None,
-    source: str = "web",
-) -> Submitted:
-    """Store the annotator's answer for a leased item; ``specific`` is false unless sensible.
-
-    Submitting the same item again (double click, second tab) stores nothing more. After a
-    lease expired the answer is still taken while the item has a free slot.
-    """
-    try:
-        with session_scope(as_engine(db)) as s:
-            me = authenticate(s, token)
-            stored = store_label(s, me, response_id, sensible, specific, seconds, source)
-            return Submitted(stored=stored, duplicate=not stored)
-    except IntegrityError:  # the same label from a second tab committed first
-        return Submitted(stored=False, duplicate=True)
 
 
 def _usable_lease(
     s: Session, me: Annotator, response_id: int, settings: ProjectSettings
 ) -> Assignment:
     """The annotator's lease on the item; a late answer still counts while a slot is free."""
-    lease = s.scalars(
-        select(Assignment).where(
-            Assignment.response_id == response_id, Assignment.annotator_id == me.id
-        )
-    ).first()
+    lease = pool.lease_of(s, me.id, response_id)
     if lease is None or lease.state == "skipped":
         raise UserError("this item was not given to you; reload the page")
     now = _now()
-    gold = s.scalar(select(GoldItem.id).where(GoldItem.response_id == response_id))
-    expired = lease.expires_at <= now and gold is None
+    expired = lease.expires_at <= now and pool.gold_item(s, response_id) is None
     if expired and pool.slots_used(s, response_id, now, but=me.id) >= settings.overlap:
         raise UserError(
             "your time on this item ran out and it went to someone else; your answer was not stored"
@@ -226,26 +167,31 @@ def _usable_lease(
     return lease
 
 
+def undoable(s: Session, me: Annotator) -> tuple[Label, Assignment] | None:
+    """The rater's last answer and its lease, while the lease lives and no code is issued."""
+    if me.completion_code:
+        return None
+    last = s.scalars(
+        select(Label).where(Label.annotator_id == me.id).order_by(Label.id.desc()).limit(1)
+    ).first()
+    lease = None if last is None else pool.lease_of(s, me.id, last.response_id)
+    if last is None or lease is None or lease.expires_at <= _now():
+        return None
+    return last, lease
+
+
 def undo_last(s: Session, me: Annotator) -> int | None:
     """Take back the rater's last answer while its lease lives; the item is theirs again (and
     shown first, being their oldest lease). Returns the item, or None when nothing can be
     undone."""
-    last = s.scalars(
-        select(Label).where(Label.annotator_id == me.id).order_by(Label.id.desc()).limit(1)
-    ).first()
-    if last is None:
+    found = undoable(s, me)
+    if found is None:
         return None
-    lease = s.scalars(
-        select(Assignment).where(
-            Assignment.response_id == last.response_id, Assignment.annotator_id == me.id
-        )
-    ).first()
-    if lease is None or lease.expires_at <= _now():
-        return None
+    last, lease = found
     s.delete(last)
     lease.state = "leased"
     s.flush()
-    if s.scalar(select(GoldItem.id).where(GoldItem.response_id == last.response_id)):
+    if pool.gold_item(s, last.response_id) is not None:
         update_flag(s, me, load_settings(s))
     return last.response_id
 
@@ -255,44 +201,7 @@ def skip_item(s: Session, me: Annotator, response_id: int, reason: str) -> None:
     others (its slot is freed) and this rater never meets it again."""
     if reason not in SKIP_REASONS:
         raise UserError(f"{reason!r}: use {', '.join(SKIP_REASONS)}", field="reason")
-    lease = s.scalars(
-        select(Assignment).where(
-            Assignment.response_id == response_id,
-            Assignment.annotator_id == me.id,
-            Assignment.state == "leased",
-        )
-    ).first()
-    if lease is None:
+    lease = pool.lease_of(s, me.id, response_id)
+    if lease is None or lease.state != "leased":
         raise UserError("this item is not leased to you; reload the page")
     lease.state, lease.reason = "skipped", reason
-
-
-def progress(db: str | Engine | None, token: str | None) -> Progress:
-    """Labels the annotator gave and items still open to them (for "labelled N, M left")."""
-    with session_scope(as_engine(db), readonly=True) as s:
-        me = authenticate(s, token)
-        return progress_of(s, me)
-
-
-def progress_of(s: Session, me: Annotator) -> Progress:
-    """``progress`` inside a session; a study's worker counts against their quota."""
-    labelled = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
-    if me.study_id is not None:
-        study = s.get(Study, me.study_id)
-        assert study is not None
-        return Progress(labelled, max(study.items_per_worker - labelled, 0))
-    now = _now()
-    open_now = len(pool.open_items(s, me, load_settings(s), now))
-    return Progress(labelled, open_now + (1 if current_lease(s, me, now) else 0))
-
-
-def mark_instructions_seen(db: str | Engine | None, token: str | None) -> None:
-    """Remember that the annotator read the instructions (shown first until then)."""
-    with session_scope(as_engine(db)) as s:
-        authenticate(s, token).seen_instructions = True
-
-
-def whoami(db: str | Engine | None, token: str | None) -> Annotator:
-    """The annotator behind a token (detached), for the page's header and role checks."""
-    with session_scope(as_engine(db), readonly=True) as s:
-        return authenticate(s, token)

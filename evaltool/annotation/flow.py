@@ -1,7 +1,8 @@
-"""What a labeller sees next, in one call per action: the page's whole interface to labelling.
+"""What a labeller sees next, in one call per action: the one public labelling path.
 
-``view`` says what to show now; ``answer``, ``undo`` and ``skip`` act and, in the same
-transaction, say what to show next, so one round trip from the browser stores an answer and
+The page, the demo's simulated raters, the load benches and the concurrency tests all label
+through here. ``view`` says what to show now; ``answer``, ``undo`` and ``skip`` act and, in the
+same transaction, say what to show next, so one round trip from the browser stores an answer and
 brings the next item, already leased. A study's worker first meets the qualification items
 (with feedback after each), then items up to the quota, then their completion code.
 """
@@ -12,7 +13,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,19 +20,19 @@ from sqlalchemy.orm import Session
 from evaltool.annotation import assignment as asg
 from evaltool.annotation import pool, studies
 from evaltool.annotation.accounts import authenticate
-from evaltool.annotation.gold import correct_answers
+from evaltool.annotation.gold import is_correct
 from evaltool.errors import UserError
 from evaltool.storage.db import as_engine, session_scope
 from evaltool.storage.project import load_settings
 from evaltool.storage.schema import (
     Annotator,
-    Assignment,
     GoldItem,
-    Label,
     Study,
     TrainingAnswer,
     utcnow,
 )
+
+SKIP_REASONS = asg.SKIP_REASONS
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,19 @@ def answer(
     specific: bool,
     seconds: float | None = None,
     rng: random.Random | None = None,
+    source: str = "web",
 ) -> View:
-    """Store the answer (a label, or a training answer with feedback) and say what is next."""
+    """Store the answer (a label, or a training answer with feedback) and say what is next.
+
+    The same answer again (a double click, a second tab) stores nothing more: ``stored`` is
+    False. ``source`` marks where it came from (``web``, or ``simulated`` for the demo)."""
     try:
         with session_scope(as_engine(db)) as s:
             me = authenticate(s, token)
-            if _is_training(s, response_id):
-                return _train(s, me, response_id, sensible, specific)
-            stored = asg.store_label(s, me, response_id, sensible, specific, seconds, "web")
+            gold = pool.gold_item(s, response_id)
+            if gold is not None and gold.training:
+                return _train(s, me, gold, sensible, specific)
+            stored = asg.store_label(s, me, response_id, sensible, specific, seconds, source)
             nxt = _next(s, me, rng or asg._rng)
             return View(**{**nxt.__dict__, "stored": stored})
     except IntegrityError:  # a second tab stored the same answer first
@@ -103,16 +108,16 @@ def skip(db: str | Engine | None, token: str | None, response_id: int, reason: s
 def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     settings = load_settings(s)
     study = s.get(Study, me.study_id) if me.study_id is not None else None
-    done = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
+    done = pool.labels_given(s, me.id)
     quota = study.items_per_worker if study else None
-    base = {"done": done, "quota": quota, "can_undo": _can_undo(s, me)}
+    base = {"done": done, "quota": quota, "can_undo": asg.undoable(s, me) is not None}
     code = studies.finish_if_done(s, me)
     if code is not None:
         assert study is not None
         return View(
             "finished", code=code, finish=studies.return_link(study, me), done=done, quota=quota
         )
-    if me.flagged and settings.stop_flagged:
+    if asg.paused(me, settings):
         return View("stopped", message="paused", **base)
     if me.qualification == "failed":
         return View("stopped", message="failed qualification", **base)
@@ -135,47 +140,24 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     return View("task", task=asg.to_task(s, lease), **base)
 
 
-def _can_undo(s: Session, me: Annotator) -> bool:
-    last = s.scalars(
-        select(Assignment)
-        .join(Label, (Label.response_id == Assignment.response_id) & (Label.annotator_id == me.id))
-        .where(Assignment.annotator_id == me.id)
-        .order_by(Label.id.desc())
-        .limit(1)
-    ).first()
-    return last is not None and last.expires_at > utcnow() and not me.completion_code
-
-
-def _is_training(s: Session, response_id: int) -> bool:
-    return bool(s.scalar(select(GoldItem.training).where(GoldItem.response_id == response_id)))
-
-
 def _trained(s: Session, me: Annotator) -> int:
     query = select(func.count(TrainingAnswer.id)).where(TrainingAnswer.annotator_id == me.id)
     return s.scalar(query) or 0
 
 
-def _train(s: Session, me: Annotator, response_id: int, sensible: bool, specific: bool) -> View:
+def _train(s: Session, me: Annotator, gold: GoldItem, sensible: bool, specific: bool) -> View:
     """Keep a qualification answer apart from the labels and show whether it was right."""
-    gold = s.scalars(select(GoldItem).where(GoldItem.response_id == response_id)).one()
-    lease = s.scalars(
-        select(Assignment).where(
-            Assignment.response_id == response_id, Assignment.annotator_id == me.id
-        )
-    ).first()
+    lease = pool.lease_of(s, me.id, gold.response_id)
     if lease is None:
         raise UserError("this item was not given to you; reload the page")
-    answers = pd.DataFrame(
-        [[sensible, bool(sensible and specific), gold.expected_sensible, gold.expected_specific]],
-        columns=["sensible", "specific", "gold_sensible", "gold_specific"],
-    )
-    right = bool(correct_answers(answers).iloc[0])
+    specific = bool(sensible and specific)
+    right = bool(is_correct(sensible, specific, gold.expected_sensible, gold.expected_specific))
     s.add(
         TrainingAnswer(
             annotator_id=me.id,
-            response_id=response_id,
+            response_id=gold.response_id,
             sensible=sensible,
-            specific=bool(sensible and specific),
+            specific=specific,
             correct=right,
         )
     )
@@ -203,3 +185,15 @@ def _judge(s: Session, me: Annotator, study: Study) -> None:
     share = sum(answers) / len(answers) if answers else 1.0
     me.qualification = "passed" if share >= study.pass_mark else "failed"
     s.flush()
+
+
+def mark_instructions_seen(db: str | Engine | None, token: str | None) -> None:
+    """Remember that the annotator read the instructions (shown first until then)."""
+    with session_scope(as_engine(db)) as s:
+        authenticate(s, token).seen_instructions = True
+
+
+def whoami(db: str | Engine | None, token: str | None) -> Annotator:
+    """The annotator behind a token (detached), for the page's header and role checks."""
+    with session_scope(as_engine(db), readonly=True) as s:
+        return authenticate(s, token)

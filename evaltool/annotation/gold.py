@@ -2,14 +2,16 @@
 
 An annotator whose accuracy on gold items falls below the threshold (after enough of them)
 is flagged; the report leaves flagged annotators out, and the page stops them if the project
-says so (``evaltool assign --stop-flagged``).
+says so (``evaltool collection --stop-flagged``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -92,14 +94,19 @@ def _gold_row(path: Path, rec: Record) -> GoldRow:
     return GoldRow(rec.line, sensible, expected, training, (explanation or "").strip() or None)
 
 
-def correct_answers(answers: pd.DataFrame) -> pd.Series:
-    """Whether each answer on a gold item is right (``sensible``, ``specific`` against
-    ``gold_sensible``, ``gold_specific``): sensible must match, and specific too where the
-    gold item checks it (not blank) and expects a sensible reply."""
-    expected = answers["gold_sensible"].astype(bool)
-    checked = answers["gold_specific"].notna() & expected
-    specific_ok = answers["specific"] == answers["gold_specific"].fillna(False).astype(bool)
-    return (answers["sensible"].astype(bool) == expected) & (~checked | specific_ok)
+def is_correct(sensible: Any, specific: Any, gold_sensible: Any, gold_specific: Any) -> Any:
+    """Whether an answer on a gold item is right: sensible must match, and specific too where
+    the gold item checks it (not blank) and expects a sensible reply. One answer or arrays.
+
+    >>> bool(is_correct(True, False, True, None)), bool(is_correct(True, False, True, True))
+    (True, False)
+    """
+    expected = np.asarray(gold_sensible, dtype=bool)
+    blank = pd.isna(gold_specific)
+    checked = ~np.asarray(blank, dtype=bool) & expected
+    want = np.asarray(np.where(blank, False, gold_specific), dtype=bool)
+    specific_ok = np.asarray(specific, dtype=bool) == want
+    return (np.asarray(sensible, dtype=bool) == expected) & (~checked | specific_ok)
 
 
 def gold_accuracy(session: Session, annotator_id: int) -> tuple[int, int]:
@@ -111,9 +118,9 @@ def gold_accuracy(session: Session, annotator_id: int) -> tuple[int, int]:
         .join(GoldItem, GoldItem.response_id == Label.response_id)
         .where(Label.annotator_id == annotator_id)
     ).all()
-    columns = ["sensible", "specific", "gold_sensible", "gold_specific"]
-    answers = pd.DataFrame([tuple(r) for r in rows], columns=columns)
-    return len(answers), int(correct_answers(answers).sum())
+    if not rows:
+        return 0, 0
+    return len(rows), int(np.sum(is_correct(*(list(col) for col in zip(*rows, strict=True)))))
 
 
 def update_flag(session: Session, annotator: Annotator, settings: ProjectSettings) -> None:

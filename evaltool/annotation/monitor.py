@@ -1,88 +1,91 @@
-"""Numbers for the admin page: progress per system and per annotator, pace, gold accuracy,
-agreement of each annotator with the others."""
+"""What the admin page shows, read from the database: progress per system and per study, the
+pace of the last hour, and the labels with each gold answer checked. The statistics over them
+(agreement with the others, pace per rater) are ``reporting.agreement.annotator_table``."""
 
 from __future__ import annotations
 
-import pandas as pd
-from sqlalchemy import Engine, select
+from dataclasses import dataclass
+from datetime import timedelta
 
-from evaltool.annotation.gold import correct_answers
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from evaltool.annotation.gold import is_correct
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame
 from evaltool.storage.project import load_settings
-from evaltool.storage.schema import Annotator
+from evaltool.storage.schema import Annotator, Label, Study, utcnow
 from evaltool.storage.status import labels_by_system
 
-
-def _labels(engine: Engine) -> pd.DataFrame:
-    with session_scope(engine, readonly=True) as s:
-        return label_frame(s)
+RECENT = timedelta(hours=1)  # the pace an ETA is read from
 
 
-def system_progress(engine: Engine) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Progress:
+    """Per system: items, labels, items done and short, share done; and how many labels are
+    missing to reach k everywhere, and how many came in the last hour."""
+
+    systems: pd.DataFrame
+    missing: int
+    recent: int
+
+
+def progress(engine: Engine) -> Progress:
     """Per system: items (rank 0, gold left out as in ``status``), labels, items with k labels,
-    items still short, share done."""
+    items still short, share done; missing labels and the last hour's pace."""
     with session_scope(engine, readonly=True) as s:
-        rows = labels_by_system(s, load_settings(s).overlap)
+        k = load_settings(s).overlap
+        rows = labels_by_system(s, k)
+        recent = s.scalar(select(func.count(Label.id)).where(Label.created_at > utcnow() - RECENT))
     out = pd.DataFrame(rows, columns=["system", "labels", "done", "short"])
     out.insert(1, "items", out["done"] + out["short"])
     out["done_share"] = (out["done"] / out["items"].clip(lower=1)).round(3)
-    return out
+    missing = int((out["items"] * k - out["labels"]).clip(lower=0).sum()) if len(out) else 0
+    return Progress(out, missing, recent or 0)
 
 
-def annotator_stats(engine: Engine) -> pd.DataFrame:
-    """Per annotator: labels, labels per hour, median seconds, gold accuracy, agreement.
+def system_progress(engine: Engine) -> pd.DataFrame:
+    """``progress(engine).systems``."""
+    return progress(engine).systems
 
-    Agreement with the majority compares each sensible answer with the majority of the other
-    raters of the same item (items with at least 2 others and no tie).
-    """
-    labels = _labels(engine)
+
+def studies(engine: Engine) -> list[tuple[str, bool, int | None, int, int]]:
+    """Per study: name, open, target workers, workers who came, workers finished."""
     with session_scope(engine, readonly=True) as s:
-        people = pd.DataFrame(
-            [
-                tuple(r)
-                for r in s.execute(
-                    select(
-                        Annotator.id,
-                        Annotator.name,
-                        Annotator.role,
-                        Annotator.active,
-                        Annotator.flagged,
-                    )
-                )
-            ],
-            columns=["annotator_id", "name", "role", "active", "flagged"],
-        )
-    if labels.empty:
-        for col in (
-            "labels",
-            "per_hour",
-            "median_seconds",
-            "gold_answered",
-            "gold_accuracy",
-            "agreement",
-        ):
-            people[col] = 0 if col in ("labels", "gold_answered") else None
-        return people.drop(columns="annotator_id")
-    per_item = labels.groupby("response_id")["sensible"].agg(["sum", "size"])
-    joined = labels.join(per_item, on="response_id")
-    others_yes = joined["sum"] - joined["sensible"].astype(int)
-    others = joined["size"] - 1
-    decided = (others >= 2) & (2 * others_yes != others)
-    joined["agrees"] = (2 * others_yes > others) == joined["sensible"]
-    gold = joined[joined["gold_sensible"].notna()].copy()
-    gold["correct"] = correct_answers(gold)
-    g = joined.groupby("annotator_id")
-    span_h = (g["created_at"].max() - g["created_at"].min()).dt.total_seconds() / 3600
-    stats = pd.DataFrame(
-        {
-            "labels": g.size(),
-            "per_hour": (g.size() / span_h.clip(lower=1 / 60)).round(1),
-            "median_seconds": g["seconds"].median().round(1),
-            "agreement": joined[decided].groupby("annotator_id")["agrees"].mean().round(3),
-            "gold_answered": gold.groupby("annotator_id").size(),
-            "gold_accuracy": gold.groupby("annotator_id")["correct"].mean().round(3),
-        }
+        rows = s.execute(
+            select(
+                Study.name,
+                Study.open,
+                Study.max_workers,
+                func.count(Annotator.id),
+                func.count(Annotator.completion_code),
+            )
+            .outerjoin(Annotator, Annotator.study_id == Study.id)
+            .group_by(Study.id)
+            .order_by(Study.name)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def people(engine: Engine) -> pd.DataFrame:
+    """Every annotator: id, name, role, active, flagged."""
+    columns = ["annotator_id", "name", "role", "active", "flagged"]
+    query = select(
+        Annotator.id, Annotator.name, Annotator.role, Annotator.active, Annotator.flagged
     )
-    out = people.join(stats, on="annotator_id").fillna({"labels": 0, "gold_answered": 0})
-    return out.astype({"labels": int, "gold_answered": int}).drop(columns="annotator_id")
+    with session_scope(engine, readonly=True) as s:
+        return pd.DataFrame([tuple(r) for r in s.execute(query)], columns=columns)
+
+
+def checked_labels(engine: Engine) -> pd.DataFrame:
+    """Every label, with ``correct`` on gold items (the gold rule) and NA elsewhere."""
+    with session_scope(engine, readonly=True) as s:
+        labels = label_frame(s)
+    gold = labels["gold_sensible"].notna()
+    labels["correct"] = pd.Series(pd.NA, index=labels.index, dtype="boolean")
+    if gold.any():
+        g = labels[gold]
+        labels.loc[gold, "correct"] = is_correct(
+            g["sensible"], g["specific"], g["gold_sensible"], g["gold_specific"]
+        )
+    return labels

@@ -13,12 +13,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from evaltool.storage.project import ProjectSettings, decided
+from evaltool.storage.project import ProjectSettings
 from evaltool.storage.schema import (
     Annotator,
     Assignment,
@@ -28,7 +29,9 @@ from evaltool.storage.schema import (
     TrainingAnswer,
 )
 
-RETRIES = 4  # claims lost to a concurrent claimer before the next kind of item is tried
+# Candidates ``take`` tries before giving up on this kind of item (others may be claiming the
+# same ones at once); the next kind of item is tried after that.
+TRIES = 16
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,25 @@ class Open:
 def live(now: datetime) -> ColumnElement[bool]:
     """Leases that still hold their slot."""
     return and_(Assignment.state == "leased", Assignment.expires_at > now)
+
+
+def labels_given(s: Session, annotator_id: int) -> int:
+    """How many labels the rater has given (training answers are not labels)."""
+    return s.scalar(select(func.count(Label.id)).where(Label.annotator_id == annotator_id)) or 0
+
+
+def lease_of(s: Session, annotator_id: int, response_id: int) -> Assignment | None:
+    """The rater's lease on the item, in whatever state (there is at most one)."""
+    return s.scalars(
+        select(Assignment).where(
+            Assignment.response_id == response_id, Assignment.annotator_id == annotator_id
+        )
+    ).first()
+
+
+def gold_item(s: Session, response_id: int) -> GoldItem | None:
+    """The item's gold answers, or None when it is an ordinary item of the pool."""
+    return s.scalars(select(GoldItem).where(GoldItem.response_id == response_id)).first()
 
 
 def seen_by(annotator_id: int):  # type: ignore[no-untyped-def]
@@ -65,6 +87,15 @@ def _counted(column):  # type: ignore[no-untyped-def]
     return (query if column is None else query.where(column)).scalar_subquery()
 
 
+def undecided(ys: Any, yp: Any, n: Any, k: int) -> Any:
+    """SQL: more labels (up to k) could still change the item's majority on a question. The
+    vote rule is ``reporting.votes``; a test checks this agrees with its ``decided``."""
+    left = k - n
+    sensible_open = (2 * ys <= k) & (2 * (ys + left) > k)
+    specific_open = (2 * yp <= k) & (2 * (yp + left) > k)
+    return sensible_open | specific_open
+
+
 def open_items(s: Session, me: Annotator, settings: ProjectSettings, now: datetime) -> list[Open]:
     """Items of the pool the rater may get now (gold items are not in the pool)."""
     n = _counted(None)
@@ -74,9 +105,9 @@ def open_items(s: Session, me: Annotator, settings: ProjectSettings, now: dateti
         .scalar_subquery()
     )
     short = n + held < settings.overlap
-    if settings.adaptive:  # the same rule the report uses, as SQL
+    if settings.adaptive:
         ys, yp = _counted(Label.sensible), _counted(Label.specific)
-        short = short & ((n == 0) | ~decided(ys, yp, n, settings.overlap))
+        short = short & ((n == 0) | undecided(ys, yp, n, settings.overlap))
     rows = s.execute(
         select(Response.id, Response.system_id, Response.context_id).where(
             Response.rank == 0,
@@ -140,7 +171,7 @@ def take(
 ) -> Assignment | None:
     """Lease the first candidate that is still free (``capped``: still short of k)."""
     pg = s.get_bind().dialect.name == "postgresql"
-    for item in candidates[: RETRIES * 4]:
+    for item in candidates[:TRIES]:
         if pg:
             got = s.scalar(
                 select(Response.id)

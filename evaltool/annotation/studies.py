@@ -25,7 +25,6 @@ from evaltool.annotation.accounts import TOKEN_BYTES, hash_token
 from evaltool.errors import UserError
 from evaltool.storage.db import as_engine, created_once, session_scope
 from evaltool.storage.schema import (
-    PLATFORMS,
     Annotator,
     Label,
     Study,
@@ -67,6 +66,9 @@ PLATFORM = {
     "toloka": Platform("worker_id", (), None, "worker_id=TOLOKER_ID"),
     "generic": Platform("worker_id", (), None, "worker_id=WORKER_ID"),
 }
+# The platforms in the order the page offers them; the database's check constraint lists the
+# same names (a test keeps the two equal).
+PLATFORMS = tuple(PLATFORM)
 MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
 
 
@@ -138,7 +140,7 @@ def get_study(s: Session, name: str) -> Study:
     """The named study, or a user error."""
     study = s.scalars(select(Study).where(Study.name == name)).first()
     if study is None:
-        raise UserError(f"no study {name!r}; see `evaltool study create`", field="study")
+        raise UserError(f"no study {name!r}; create it first", field="study", step="create-study")
     return study
 
 
@@ -234,12 +236,11 @@ def return_link(study: Study, me: Annotator) -> dict[str, Any] | None:
     return {"method": "get", "url": url, "fields": {}}
 
 
-def workers_frame(engine: Engine, name: str) -> pd.DataFrame:
+def workers_frame(engine: Engine, name: str, raters: pd.DataFrame) -> pd.DataFrame:
     """Per worker what a requester needs to approve, reject or pay a bonus: platform id,
     start and finish, items, seconds per item, qualification and gold accuracy, agreement
-    with the majority, flagged, completion code."""
-    from evaltool.annotation.monitor import annotator_stats
-
+    with the majority, flagged, completion code. ``raters`` is the per-annotator table
+    (``reporting.agreement.annotator_table``) the page shows too."""
     with session_scope(engine, readonly=True) as s:
         study = get_study(s, name)
         people = s.scalars(select(Annotator).where(Annotator.study_id == study.id)).all()
@@ -250,7 +251,7 @@ def workers_frame(engine: Engine, name: str) -> pd.DataFrame:
                 ).group_by(TrainingAnswer.annotator_id)
             ).all()
         )
-    stats = annotator_stats(engine).set_index("name")
+    stats = raters.set_index("name")
     rows = []
     for a in people:
         got = stats.loc[a.name] if a.name in stats.index else None

@@ -97,6 +97,6 @@ def export(what: str, fmt: str, out: str | None, dataset: str | None, db_url: st
     from evaltool.storage import db, exports
 
     engine = db.connect(db_url)
-    make = {"labels": exports.labels_frame, "responses": exports.responses_frame}
+    make = {"labels": exports.labels_export, "responses": exports.responses_export}
     frame = make.get(what, items_frame)(engine, dataset)
     exports.write_frame(frame, fmt, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from evaltool.cli.common import dataset_option, db_option
+from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
 
 
 @click.command()
@@ -29,7 +30,7 @@ from evaltool.cli.common import dataset_option, db_option
 )
 @click.option(
     "--method",
-    type=click.Choice(["score", "bca", "percentile"]),
+    type=click.Choice(INTERVAL_METHODS),
     default="score",
     show_default=True,
     help="Interval method: score intervals over contexts (Wilson's for rates; right near 0 and "
@@ -37,7 +38,7 @@ from evaltool.cli.common import dataset_option, db_option
 )
 @click.option(
     "--aggregate",
-    type=click.Choice(["majority", "dawid-skene", "mace"]),
+    type=click.Choice(AGGREGATORS),
     default="majority",
     show_default=True,
     help="How an item's label is decided: majority vote, or a rater model (crowd-kit; "

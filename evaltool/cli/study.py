@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from evaltool.cli.common import db_option, link_options
+from evaltool.storage.schema import PLATFORMS
 
 
 @click.group()
@@ -16,7 +17,7 @@ def study() -> None:
 @click.argument("name")
 @click.option(
     "--platform",
-    type=click.Choice(["toloka", "prolific", "mturk", "generic"]),
+    type=click.Choice(PLATFORMS),
     required=True,
     help="Where the workers come from (decides the link's worker parameters).",
 )
@@ -88,7 +89,11 @@ def study_close(name: str, db_url: str | None) -> None:
 @db_option
 def study_workers(name: str, fmt: str, out: str | None, db_url: str | None) -> None:
     """Per worker: platform id, times, items, pace, accuracy, agreement, flag, code."""
+    from evaltool.annotation import monitor
     from evaltool.annotation.studies import workers_frame
+    from evaltool.reporting.agreement import annotator_table
     from evaltool.storage import db, exports
 
-    exports.write_frame(workers_frame(db.connect(db_url), name), fmt, out)
+    engine = db.connect(db_url)
+    raters = annotator_table(monitor.checked_labels(engine), monitor.people(engine))
+    exports.write_frame(workers_frame(engine, name, raters), fmt, out)

@@ -1,7 +1,7 @@
 """``evaltool report``: aggregate labels into the SSA table with CIs, comparisons and agreement.
 
 ``build_report`` returns a plain dict (the report.json shape documented in the README);
-``evaltool.render`` turns it into Markdown, a plot and items.csv.
+``reporting.render`` turns it into Markdown, a plot and items.csv.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from evaltool import __version__
+from evaltool.catalog import REFERENCE_PAIR
 from evaltool.errors import UserError
-from evaltool.reference import REFERENCE_PAIR
-from evaltool.reporting import agreement, ratermodels, stats, tables
+from evaltool.reporting import agreement, ratermodels, stats, tables, votes
+from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame
-from evaltool.storage.project import decided, load_settings
+from evaltool.storage.project import load_settings
 from evaltool.storage.schema import Context, Response, System
 from evaltool.storage.status import skips
 from evaltool.storage.systems import perplexities
 
 KIND_ORDER = {"model": 0, "imported": 1, "baseline": 2}
 MIN_RESAMPLES = 1000  # docs/protocol.md, Uncertainty
-INTERVAL_METHODS = ("score", "bca", "percentile")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class ReportSettings:
             raise UserError("must be between 0 and 1, e.g. 0.95", field="confidence")
         if self.method not in INTERVAL_METHODS:
             raise UserError(f"must be {', '.join(INTERVAL_METHODS)}", field="method")
-        if self.aggregate not in ratermodels.METHODS:
-            raise UserError(f"must be {', '.join(ratermodels.METHODS)}", field="aggregate")
+        if self.aggregate not in AGGREGATORS:
+            raise UserError(f"must be {', '.join(AGGREGATORS)}", field="aggregate")
         if self.min_labels is not None and self.min_labels < 1:
             raise UserError("must be 1 or more", field="min_labels")
         return self
@@ -137,7 +137,7 @@ def aggregate_items(labels: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    items["sensible"], items["specific"] = stats.item_votes(
+    items["sensible"], items["specific"] = votes.item_votes(
         items["n_sensible"].to_numpy(), items["n_specific"].to_numpy(), items["labels"].to_numpy()
     )
     return items
@@ -181,7 +181,9 @@ def _included(
     complete = items["labels"] >= min_labels
     early = pd.Series(False, index=items.index)
     if adaptive and len(items):
-        early = ~complete & decided(items["n_sensible"], items["n_specific"], items["labels"], k)
+        early = ~complete & votes.decided(
+            items["n_sensible"], items["n_specific"], items["labels"], k
+        )
     return complete, early
 
 
@@ -242,7 +244,7 @@ def build_report(
         "skips": got.skips,
         "notes": [],
     }
-    _tables(report, systems, items_ok, kept_ok, settings)
+    _fill_tables(report, systems, items_ok, kept_ok, settings)
     if settings.aggregate != "majority":
         _beside_majority(report, systems, majority_ok, settings)
     report["perplexity_vs_ssa"] = tables.perplexity_vs_ssa(report["systems"])
@@ -255,7 +257,7 @@ def build_report(
     return report, items_out
 
 
-def _tables(
+def _fill_tables(
     report: dict[str, Any],
     systems: pd.DataFrame,
     items: pd.DataFrame,

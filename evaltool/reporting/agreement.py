@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from evaltool.reporting.votes import majority
+
 
 def _category_counts(matrix: np.ndarray) -> np.ndarray:
     """Items x categories: how many raters gave each item each value (NaN: no label)."""
@@ -183,3 +185,41 @@ def notes(agreement: dict[str, dict[str, Any]]) -> list[str]:
             f"collapse (the kappa paradox), not a sign that raters disagree{ac1_text}"
         )
     return out
+
+
+def annotator_table(labels: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """Per annotator: labels, labels per hour, median seconds, gold accuracy, agreement.
+
+    ``labels`` has one row a label with ``correct`` set on gold items; agreement with the
+    majority compares each sensible answer with the majority of the other raters of the same
+    item (items with at least 2 others and no tie).
+    """
+    counts = ["labels", "gold_answered"]
+    if labels.empty:
+        out = people.copy()
+        for col in ("labels", "per_hour", "median_seconds", "gold_answered", "gold_accuracy"):
+            out[col] = 0 if col in counts else None
+        out["agreement"] = None
+        return out.drop(columns="annotator_id")
+    per_item = labels.groupby("response_id")["sensible"].agg(["sum", "size"])
+    joined = labels.join(per_item, on="response_id")
+    others_yes = joined["sum"] - joined["sensible"].astype(int)
+    others = joined["size"] - 1
+    tie = 2 * others_yes == others
+    joined["agrees"] = majority(others_yes, others) == joined["sensible"]
+    gold = joined[joined["correct"].notna()]
+    g = joined.groupby("annotator_id")
+    span_h = (g["created_at"].max() - g["created_at"].min()).dt.total_seconds() / 3600
+    stats = pd.DataFrame(
+        {
+            "labels": g.size(),
+            "per_hour": (g.size() / span_h.clip(lower=1 / 60)).round(1),
+            "median_seconds": g["seconds"].median().round(1),
+            "agreement": joined[(others >= 2) & ~tie].groupby("annotator_id")["agrees"].mean(),
+            "gold_answered": gold.groupby("annotator_id").size(),
+            "gold_accuracy": gold.groupby("annotator_id")["correct"].mean().astype(float).round(3),
+        }
+    )
+    stats["agreement"] = stats["agreement"].astype(float).round(3)
+    out = people.join(stats, on="annotator_id").fillna({c: 0 for c in counts})
+    return out.astype({c: int for c in counts}).drop(columns="annotator_id")

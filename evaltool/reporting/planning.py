@@ -18,6 +18,7 @@ import pandas as pd
 
 from evaltool.errors import UserError
 from evaltool.reporting import intervals as iv
+from evaltool.reporting import votes
 
 # How often the two systems' items share their latent answer beyond chance (contexts that are
 # easy or hard for both); pilots with two systems replace it with what they show.
@@ -89,7 +90,7 @@ def _votes(rng: np.random.Generator, latent: tuple[np.ndarray, np.ndarray], k: i
     shape = (k, *sensible.shape)
     says_s = np.where(rng.random(shape) < a, sensible, ~sensible)
     says_p = says_s & np.where(rng.random(shape) < a, specific, ~specific)
-    vote_s, vote_p = 2 * says_s.sum(0) > k, 2 * says_p.sum(0) > k
+    vote_s, vote_p = votes.item_votes(says_s.sum(0), says_p.sum(0), k)
     return (vote_s.astype(float) + vote_p) / 2
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from evaltool.errors import UserError
+from evaltool.reporting.choices import AGGREGATORS
 
-METHODS = ("majority", "dawid-skene", "mace")
 ITERATIONS = 100
 # MACE's EM restarts from random points; three restarts of 50 steps find what ten of 100 do
 # on the tests' data, in a seventh of the time.
@@ -48,8 +48,8 @@ def _answers(labels: pd.DataFrame, question: str) -> pd.DataFrame:
 
 def model_votes(labels: pd.DataFrame, method: str) -> pd.DataFrame:
     """Per item (response_id): ``sensible`` and ``specific`` as the rater model estimates them."""
-    if method not in METHODS[1:]:
-        raise UserError(f"{method!r}: use {', '.join(METHODS)}", field="aggregate")
+    if method not in AGGREGATORS[1:]:
+        raise UserError(f"{method!r}: use {', '.join(AGGREGATORS)}", field="aggregate")
     votes = {}
     for question in ("sensible", "specific"):
         answers = _answers(labels, question)

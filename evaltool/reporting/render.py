@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from evaltool.catalog import BASELINES
 from evaltool.errors import UserError
-from evaltool.storage.systems import BASELINE_PURPOSE
 
 LABELS = {"sensibleness": "Sensibleness", "specificity": "Specificity", "ssa": "SSA"}
 AGREEMENT_HELP = {
@@ -97,7 +97,7 @@ def markdown(report: dict[str, Any]) -> str:
             "report looks like; they say nothing about the systems.",
             "",
         ]
-    out += _tables(report)
+    out += _markdown_tables(report)
     out += ["", "## Comparisons", ""]
     confidence = report["settings"]["confidence"]
     holm = len(report["comparisons"]) > 1
@@ -115,7 +115,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _tables(report: dict[str, Any]) -> list[str]:
+def _markdown_tables(report: dict[str, Any]) -> list[str]:
     """The SSA table with intervals, then the label-level rates."""
     conf = report["settings"]
     out = [
@@ -229,7 +229,10 @@ def _exclusions(report: dict[str, Any]) -> list[str]:
     baselines = [s["name"] for s in report["systems"] if s["kind"] == "baseline"]
     if baselines:
         out += ["", "## Baselines", ""]
-        out += [f"- {b}: {BASELINE_PURPOSE.get(b, 'a fixed rule')}." for b in baselines]
+        out += [
+            f"- {b}: {BASELINES[b].purpose if b in BASELINES else 'a fixed rule'}."
+            for b in baselines
+        ]
     return out + [f"- {n}" for n in report["notes"]]
 
 

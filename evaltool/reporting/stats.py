@@ -1,6 +1,6 @@
-"""Pure statistics on arrays: majority votes, bootstrap CIs over contexts, rater agreement.
+"""Pure statistics on arrays: outcome codes and bootstrap CIs over contexts (votes: ``votes``).
 
-Nothing here touches the database; ``evaltool.report`` feeds these functions arrays.
+Nothing here touches the database; ``reporting.aggregate`` feeds these functions arrays.
 """
 
 from __future__ import annotations
@@ -15,28 +15,6 @@ from scipy import stats as sps
 METRICS = ("sensibleness", "specificity", "ssa")
 # Resampled context indices held in memory at once (scipy evaluates the statistic in batches).
 BOOTSTRAP_BATCH_ELEMENTS = 4_000_000
-
-
-def majority(yes: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """True where more than half of ``n`` labels said yes; a tie is no (docs/protocol.md).
-
-    >>> majority(np.array([2, 1, 2, 0]), np.array([3, 2, 4, 1])).tolist()
-    [True, False, False, False]
-    """
-    return 2 * np.asarray(yes) > np.asarray(n)
-
-
-def item_votes(
-    n_sensible: np.ndarray, n_specific: np.ndarray, n: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Item-level (sensible, specific) votes; an item not voted sensible is not specific.
-
-    >>> s, p = item_votes(np.array([1, 3]), np.array([1, 2]), np.array([3, 3]))
-    >>> s.tolist(), p.tolist()
-    ([False, True], [False, True])
-    """
-    sensible = majority(n_sensible, n)
-    return sensible, sensible & majority(n_specific, n)
 
 
 def outcome_codes(sensible: np.ndarray, specific: np.ndarray) -> np.ndarray:

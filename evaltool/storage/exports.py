@@ -29,7 +29,7 @@ EXPORTED_LABEL_COLUMNS = [
 ]
 
 
-def labels_frame(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
+def labels_export(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
     """Every label with context id, system, annotator name and timing (for CSV download)."""
     with session_scope(engine, readonly=True) as s:
         frame = label_frame(s, resolve_dataset(s, dataset).id)
@@ -38,7 +38,7 @@ def labels_frame(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
     )
 
 
-def responses_frame(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
+def responses_export(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
     """Every stored response with its context id, system and rank."""
     with session_scope(engine, readonly=True) as s:
         ds = resolve_dataset(s, dataset)

@@ -43,20 +43,6 @@ class ProjectSettings:
         return self
 
 
-def decided(yes_sensible: Any, yes_specific: Any, labels: Any, k: int) -> Any:
-    """Whether no further label (up to k) can change an item's majority on either question.
-
-    Works on numbers or numpy arrays. With k = 3, two agreeing labels decide an item.
-
-    >>> decided(0, 0, 2, 3), decided(2, 2, 2, 3), decided(2, 1, 2, 3), decided(1, 0, 2, 3)
-    (True, True, False, False)
-    """
-    left = k - labels
-    sensible = (2 * yes_sensible > k) | (2 * (yes_sensible + left) <= k)
-    specific = (2 * yes_specific > k) | (2 * (yes_specific + left) <= k)
-    return sensible & specific
-
-
 def load_settings(session: Session) -> ProjectSettings:
     """The stored settings, with defaults for keys never set."""
     known = {f.name for f in fields(ProjectSettings)}
