@@ -34,8 +34,14 @@ def test_every_command_has_help_text(run_cli) -> None:
 
 def test_top_level_help_lists_commands(run_cli) -> None:
     result = run_cli("--help")
-    for name in cli.commands:
-        assert name in result.output
+    for name, command in cli.commands.items():
+        assert (name in result.output) != command.hidden
+
+
+def test_old_command_names_still_work(run_cli) -> None:
+    assert run_cli("init").exit_code == 0
+    assert "overlap k=4" in run_cli("assign", "--overlap", "4").output  # now `collection`
+    assert "overlap k=4" in run_cli("collection").output
 
 
 def test_missing_database_is_one_line_exit_2(run_cli, tmp_path) -> None:

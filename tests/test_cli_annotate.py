@@ -50,8 +50,8 @@ def test_assign_sets_overlap_and_validates(run_cli, tmp_path: Path) -> None:
     result = run_cli("assign", "--overlap", "5", "--lease-minutes", "10")
     assert result.exit_code == 0 and "overlap k=5, lease 10 min" in result.output
     assert "6 items (rank 0) in the pool, 6 still need labels" in result.output
-    assert "overlap k=5" in run_cli("assign").output  # stored
-    assert run_cli("assign", "--overlap", "0").exit_code == 2
+    assert "overlap k=5" in run_cli("collection").output  # stored under its new name
+    assert run_cli("collection", "--overlap", "0").exit_code == 2
     assert run_cli("assign", "--gold-rate", "2").exit_code == 2
 
 

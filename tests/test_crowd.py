@@ -25,7 +25,8 @@ def prolific(worker: str) -> str:
 
 def create_study(run_cli, url: str, quota: int, overlap: int = 3) -> None:  # type: ignore[no-untyped-def]
     assert (
-        run_cli("assign", "--overlap", str(overlap), "--gold-rate", "0", "--db", url).exit_code == 0
+        run_cli("collection", "--overlap", str(overlap), "--gold-rate", "0", "--db", url).exit_code
+        == 0
     )
     quota_flag = ("--items-per-worker", str(quota))
     made = run_cli("study", "create", "pilot", "--platform", "prolific", *quota_flag, "--db", url)

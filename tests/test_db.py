@@ -117,13 +117,15 @@ def test_require_schema_says_what_to_run(tmp_path: Path) -> None:
     engine = db.make_engine(url, must_exist=False)
     with engine.connect() as conn:
         conn.execute(text("select 1"))
-    with pytest.raises(UserError, match="no evaltool tables: run `evaltool init"):
+    with pytest.raises(UserError, match="no evaltool tables: create them first") as raised:
         db.require_schema(engine)
+    assert raised.value.step == "init"
     db.upgrade(engine)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(UserError, match=r"at schema 0000.*run `evaltool init"):
+    with pytest.raises(UserError, match=r"at schema 0000.*upgrade it first") as raised:
         db.require_schema(engine)
+    assert raised.value.step == "init"
 
 
 def test_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:

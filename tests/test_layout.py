@@ -8,6 +8,7 @@ a function, is checked; so is what importing the lower layers loads, and module 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "evaltool.errors": 0,
+    "evaltool.catalog": 0,
     "evaltool": 0,  # the package's __init__: the version only
     "evaltool.storage": 1,
     "evaltool.generation": 2,
@@ -106,10 +108,51 @@ def test_every_command_but_generate_starts_without_torch() -> None:
         module_name(p)
         for p in sources()
         if area(module_name(p)) in ("evaltool.cli", "evaltool.demo")
-    ] + ["evaltool.generation.run", "evaltool.generation.settings", "evaltool.generation.baselines"]
+    ] + [
+        "evaltool.generation.loop",
+        "evaltool.generation.backends",
+        "evaltool.generation.responder",
+        "evaltool.generation.served",
+        "evaltool.generation.baselines",
+    ]
     probe = (
         f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
         "print(*[m in sys.modules for m in ('torch', 'transformers')])"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"], out.stdout
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string in the file but docstrings and comments."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def test_library_messages_name_no_flag_and_no_command() -> None:
+    """Below the CLI, a message names a setting as ``{name}`` (the CLI shows its flag) and a
+    step to take first as ``step=`` (the CLI shows the command); the report's prose and the
+    demo, which speak to the user directly, may name commands."""
+    flag = re.compile(r"(^|[\s(`])--[a-z]")
+    wrong = []
+    for path in sources():
+        module = module_name(path)
+        talks_to_user = area(module) in ("evaltool.cli", "evaltool.demo", "annotate_app")
+        if talks_to_user or "migrations" in module or module == "evaltool.reporting.render":
+            continue
+        for line, text in _strings(path):
+            if flag.search(text) or ("evaltool " in text and "`" in text):
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {text!r}")
+    assert wrong == []

@@ -38,11 +38,24 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
+# The command behind each step a library error asks for first.
+STEPS = {
+    "init": "evaltool init --db URL",
+    "import-contexts": "evaltool contexts import FILE",
+    "import-responses": "evaltool responses import FILE",
+    "list-annotators": "evaltool annotators list",
+    "create-study": "evaltool study create NAME --platform ...",
+}
+
+
 def _with_flag(exc: UserError) -> str:
-    """The message, its setting named as the command-line flag that sets it (``--overlap``)."""
-    if not exc.field:
-        return exc.message
-    return f"{_flags().get(exc.field, exc.field)}: {exc.message}"
+    """The message, its setting named as the command-line flag that sets it (``--overlap``),
+    and the command that does the step it asks for first."""
+    flags = _flags()
+    text = exc.render(lambda name: flags.get(name, name))
+    if exc.step in STEPS:
+        text += f" (`{STEPS[exc.step]}`)"
+    return text
 
 
 def _flags() -> dict[str, str]:
@@ -77,7 +90,7 @@ for command in (
     data.contexts,
     generate.generate,
     perplexity.perplexity,
-    annotate.assign,
+    annotate.collection,
     annotators.annotators,
     annotators.gold,
     study.study,
@@ -90,6 +103,7 @@ for command in (
     demo.demo,
 ):
     cli.add_command(command)
+cli.add_command(annotate.assign, "assign")
 
 
 def main() -> None:

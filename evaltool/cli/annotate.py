@@ -1,7 +1,9 @@
-"""``evaltool annotate`` serves the labelling page; ``assign`` sets how labels are collected."""
+"""``evaltool annotate`` serves the labelling page; ``collection`` sets how labels are collected
+(``assign``, its old name, still works)."""
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from importlib import resources
@@ -76,7 +78,7 @@ def annotate(host: str, port: int, db_url: str | None) -> None:
     help="Stop flagged annotators from labelling [keep].",
 )
 @db_option
-def assign(
+def collection(
     overlap: int | None,
     lease_minutes: float | None,
     gold_rate: float | None,
@@ -86,7 +88,10 @@ def assign(
     stop_flagged: bool | None,
     db_url: str | None,
 ) -> None:
-    """Set how labels are collected (overlap k, leases, gold checks) and show the pool."""
+    """Set how labels are collected (overlap k, leases, gold checks) and show the pool.
+
+    Example: evaltool collection --overlap 3 --gold-rate 0.1 --adaptive
+    """
     from evaltool.storage import db
     from evaltool.storage.project import save_settings
     from evaltool.storage.status import collect_status
@@ -113,3 +118,8 @@ def assign(
     total = sum(done + short for _, _, done, short in counts.labels_by_system)
     short = sum(s for *_, s in counts.labels_by_system)
     click.echo(f"{total} items (rank 0) in the pool, {short} still need labels")
+
+
+# The old name, kept for scripts: the same command, not listed in --help.
+assign = copy.copy(collection)
+assign.hidden = True

@@ -148,9 +148,11 @@ def resolve_dataset(session: Session, name: str | None) -> Dataset:
             if ds.name == name:
                 return ds
         known = ", ".join(d.name for d in datasets) or "none yet"
-        raise UserError(f"no dataset {name!r} (known: {known}); import it with `contexts import`")
+        raise UserError(
+            f"no dataset {name!r} (known: {known}); import it first", step="import-contexts"
+        )
     if not datasets:
-        raise UserError("no datasets yet: run `evaltool contexts import FILE` first")
+        raise UserError("no datasets yet: import contexts first", step="import-contexts")
     if len(datasets) > 1:
         names = ", ".join(d.name for d in datasets)
         raise UserError(f"several datasets ({names}): choose one", field="dataset")

@@ -80,7 +80,7 @@ def make_engine(url: str | None = None, *, must_exist: bool = True) -> Engine:
     url = resolve_url(url)
     path = _sqlite_path(url)
     if path is not None and must_exist and not path.exists():
-        raise UserError(f"database {path} does not exist: run `evaltool init --db {url}` first")
+        raise UserError(f"database {path} does not exist: create it first", step="init")
     if path is not None and not path.parent.exists():
         raise UserError(f"folder {path.parent} for the database does not exist")
     try:
@@ -213,15 +213,16 @@ def autogenerate_migration(message: str) -> str:
 
 
 def require_schema(engine: Engine) -> None:
-    """Raise a user error naming the command to run when the schema is missing or old."""
+    """Raise a user error saying what to do when the schema is missing or old."""
     url = engine.url.render_as_string(hide_password=True)
     current = current_revision(engine)
     if current is None:
-        raise UserError(f"database {url} has no evaltool tables: run `evaltool init --db {url}`")
+        raise UserError(f"database {url} has no evaltool tables: create them first", step="init")
     if current != head_revision():
         raise UserError(
             f"database {url} is at schema {current}, this evaltool needs {head_revision()}: "
-            f"run `evaltool init --db {url}` to upgrade"
+            "upgrade it first",
+            step="init",
         )
 
 

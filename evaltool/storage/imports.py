@@ -129,8 +129,8 @@ def _parse_labels(
         system = require_str(path, rec, "system").strip()
         if system not in systems:
             raise UserError(
-                f"{path}:{rec.line}: unknown system {system!r}; "
-                "import its responses first (`evaltool responses import`)"
+                f"{path}:{rec.line}: unknown system {system!r}; import its responses first",
+                step="import-responses",
             )
         response = responses.get((ctx, systems[system]))
         if response is None:

@@ -1,7 +1,7 @@
 """The database schema: every table evaltool reads or writes, as SQLAlchemy 2 ORM classes.
 
 Timestamps are naive UTC (``utcnow()``), so SQLite and PostgreSQL compare them alike.
-Migrations in ``evaltool/migrations`` must match these classes; a test checks that.
+Migrations in ``evaltool/storage/migrations`` must match these classes; a test checks that.
 """
 
 from __future__ import annotations
