@@ -1,4 +1,6 @@
-# Set-up and checks. `make test` builds .venv on first use, so it is the one test command.
+# Set-up and checks. `make test` builds .venv on first use, so it is the one test command;
+# `make check` is the inner loop: lint and the fast tests (no browser, PostgreSQL, servers or
+# slow tests), in under two minutes on two cores.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +11,7 @@ LOCK := requirements.lock
 # is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
 TORCH_SPEC ?=
 
-.PHONY: install test lint format bench demo demo-report lock golden golden-ac1 migration axe \
+.PHONY: install test check lint format bench demo demo-report lock golden golden-ac1 migration axe \
 	screenshots
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
@@ -28,6 +30,13 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
+
+FAST := not slow and not browser and not postgres
+
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q -m "$(FAST)"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

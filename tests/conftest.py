@@ -35,6 +35,20 @@ def need(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they need, read off their fixtures: PostgreSQL (``pg_url``,
+    ``pg_server``, the PostgreSQL half of ``any_url``) or a browser (``browser``). ``make
+    check`` leaves these out, with ``slow`` ones (marked by hand)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("any_url") == "postgresql"
+        if on_pg or names & {"pg_url", "pg_server"}:
+            item.add_marker(pytest.mark.postgres)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run ``evaltool ARGS`` in-process inside ``tmp_path``; returns click's Result."""

@@ -43,6 +43,7 @@ def labels_per_response(engine) -> Counter:  # type: ignore[no-untyped-def]
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", [16])
 def test_concurrent_annotators_fill_exactly_k(any_db, threads: int) -> None:
     ids = make_pool(any_db, contexts=100, systems=2)  # 200 items

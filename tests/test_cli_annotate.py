@@ -80,6 +80,7 @@ def test_annotate_refuses_missing_database(run_cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_annotate_stops_its_server_on_sigterm_and_sigint(
     sqlite_url: str, tmp_path: Path, sig

@@ -84,6 +84,7 @@ def test_batched_greedy_equals_one_at_a_time(loaded, prompts, engine) -> None:
     assert batched == single
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", ["card", "transformers"])
 def test_a_contexts_replies_do_not_depend_on_its_batch(loaded, shipped, rule) -> None:
     """Per-context streams: any batch size, any company, any order gives the same bytes."""
@@ -115,6 +116,7 @@ def test_the_card_rule_returns_three_independent_replies(loaded, shipped) -> Non
     assert shares["card"] < shares["transformers"] - 0.2, shares
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", ["card", "transformers"])
 def test_per_context_streams_keep_the_distribution(loaded, prompts, rule) -> None:
     """First beam-sampled tokens: per-context streams and replayed transformers draws agree."""

@@ -34,6 +34,7 @@ def responses(url: str, system: str | None = None) -> list[tuple[int, int, str]]
         return sorted(tuple(row) for row in s.execute(q))
 
 
+@pytest.mark.slow
 def test_fills_the_shipped_set_with_progress(run_cli, shipped, tiny_model) -> None:
     result = run_cli("generate", "--model", str(tiny_model), "--batch-size", "16")
     assert result.exit_code == 0, result.output
@@ -64,6 +65,7 @@ def test_fills_the_shipped_set_with_progress(run_cli, shipped, tiny_model) -> No
     assert len(responses(shipped)) == 900
 
 
+@pytest.mark.slow
 def test_same_seed_same_responses_other_seed_differs(run_cli, shipped, tiny_model) -> None:
     for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
         args = ["generate", "--model", str(tiny_model), "--system", name, "--limit", "12"]
@@ -116,6 +118,7 @@ def test_refused_run_registers_no_system(run_cli, shipped, tiny_model) -> None:
     assert ok.exit_code == 0, ok.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoding", ["card", "transformers"])
 def test_resumed_with_another_batch_size_equals_an_uninterrupted_run(
     run_cli, shipped, tiny_model, monkeypatch, decoding
@@ -140,6 +143,7 @@ def test_resumed_with_another_batch_size_equals_an_uninterrupted_run(
     assert responses(shipped, "parts") == responses(shipped, "whole")
 
 
+@pytest.mark.slow
 def test_interrupted_run_loses_only_the_batch_in_flight(
     run_cli, shipped, tiny_model, monkeypatch
 ) -> None:
@@ -195,6 +199,7 @@ def test_killed_process_then_rerun_completes_without_duplicates(shipped, tiny_mo
     assert len(rows) == 300 and len({c for c, _, _ in rows}) == 300
 
 
+@pytest.mark.slow
 def test_unknown_hub_model_offline_is_one_line(shipped, tmp_path) -> None:
     env = {
         **os.environ,

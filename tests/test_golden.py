@@ -75,6 +75,7 @@ def test_golden_prompts_are_evaltools_prompts(golden) -> None:
         assert loaded.tokenizer.encode(text) == ids
 
 
+@pytest.mark.slow
 def test_card_rule_replays_transformers_4_25_1_token_for_token(golden) -> None:
     doc, loaded = golden
     engine = fastgen.FastGPT2Decoder(loaded, replay=True)

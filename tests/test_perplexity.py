@@ -61,6 +61,7 @@ def test_batched_score_equals_one_context_at_a_time(tiny_model: Path) -> None:
     assert all(n >= 2 for _, n in seqs)  # the reply and the end of the turn are scored
 
 
+@pytest.mark.slow
 def test_perplexity_is_stored_and_reported_beside_ssa(run_cli, tmp_path: Path) -> None:
     assert run_cli("init").exit_code == 0
     (tmp_path / "v.jsonl").write_text(

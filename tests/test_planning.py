@@ -22,6 +22,7 @@ def needed(difference: float, power: float, raters: int = 3) -> int:
     return n if n is not None else 10**9
 
 
+@pytest.mark.slow
 def test_bigger_differences_need_fewer_contexts() -> None:
     ns = [needed(d, 0.8) for d in (0.05, 0.1, 0.2)]
     assert ns[0] >= ns[1] >= ns[2] and ns[0] > ns[2], ns
