@@ -123,11 +123,12 @@ def simulate_labels(engine: Engine, raters: int = 5, accuracy: float = 0.85, see
     truth: dict[int, tuple[bool, bool]] = {}
     stored = 0
     screens = {token: flow.view(engine, token, rng) for token in tokens}
-    while screens:
-        token = rng.choice(sorted(screens))
+    active = list(tokens)  # in the order the raters were made: the draw is reproducible
+    while active:
+        token = rng.choice(active)
         task = screens[token].task
         if screens[token].kind != "task" or task is None:
-            del screens[token]
+            active.remove(token)
             continue
         rid = task.response_id
         if rid not in truth:
