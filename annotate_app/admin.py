@@ -52,12 +52,13 @@ def _studies(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
 
 
 @st.cache_data(ttl=INTERIM_SECONDS, show_spinner=False)
-def interim_rows(url: str) -> list[dict[str, object]] | str:
-    """The interim SSA per system (estimate and interval), or why there is none yet."""
+def interim_rows(database: str, _engine) -> list[dict[str, object]] | str:  # type: ignore[no-untyped-def]  # noqa: ARG001 (the cache key)
+    """The interim SSA per system (estimate and interval), or why there is none yet; cached
+    per database (its URL without the password) for a minute."""
     from evaltool.reporting.aggregate import ReportSettings, build_report
 
     try:
-        report, _ = build_report(db.as_engine(url), None, ReportSettings(resamples=1000))
+        report, _ = build_report(_engine, None, ReportSettings(resamples=1000))
     except UserError as exc:
         return str(exc)
     return [
@@ -76,7 +77,7 @@ def interim_rows(url: str) -> list[dict[str, object]] | str:
 def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     st.subheader(a["interim"])
     st.caption(a["interim_note"])
-    rows = interim_rows(engine.url.render_as_string(hide_password=False))
+    rows = interim_rows(db.shown(engine), engine)
     if isinstance(rows, str):
         st.info(rows)
         return

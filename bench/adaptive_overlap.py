@@ -1,8 +1,8 @@
 """Measure adaptive overlap on the simulated demo: labels saved, and the SSA table beside full k.
 
 Builds the demo database twice (baselines only, no hub models), once with fixed overlap k and
-once with `assign --adaptive`, and lets the same simulated raters (same seed, same accuracy)
-label both through the real assignment service. A second fixed run with other rater draws
+once with `collection --adaptive`, and lets the same simulated raters (same seed, same accuracy)
+label both through the page's labelling path (flow). A second fixed run with other rater draws
 (seed + 1000) shows how far two runs differ by the simulation's noise alone. Prints labels
 stored, labels the adaptive run saved, and per system the SSA of each run, over --seeds seeds.
 Not a timing: the figures are labels and SSA.

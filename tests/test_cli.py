@@ -77,3 +77,12 @@ def test_cli_help_does_not_import_torch() -> None:
     code = "from evaltool.cli import cli; from click.testing import CliRunner; "
     code += "CliRunner().invoke(cli, ['--help'])"
     assert _loaded_after(code, ("torch", "transformers", "pandas")) == [False, False, False]
+
+
+def test_database_password_is_never_printed(run_cli) -> None:
+    url = "postgresql://ev:secret@127.0.0.1:9/ev"  # nothing listens on port 9
+    for command in (["status"], ["annotate"], ["init"]):
+        result = run_cli(*command, "--db", url)
+        assert result.exit_code == 2, result.output
+        assert "secret" not in result.output and "ev:***@" in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr

@@ -23,7 +23,9 @@ def annotate(host: str, port: int, db_url: str | None) -> None:
     url = db.resolve_url(db_url)
     db.connect(url)  # fail here, in one line, when the database is missing or old
     app = resources.files("annotate_app") / "app.py"
-    click.echo(f"annotation page: http://{host}:{port}/  (database {url}); Ctrl-C stops it")
+    click.echo(
+        f"annotation page: http://{host}:{port}/  (database {db.shown(url)}); Ctrl-C stops it"
+    )
     cmd = [
         sys.executable,
         "-m",

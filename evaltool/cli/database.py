@@ -15,7 +15,7 @@ def init(db_url: str | None) -> None:
 
     engine = db.make_engine(db_url, must_exist=False)
     before, after = db.upgrade(engine)
-    url = engine.url.render_as_string(hide_password=True)
+    url = db.shown(engine)
     if before == after:
         click.echo(f"{url}: schema already at {after}")
     elif before is None:

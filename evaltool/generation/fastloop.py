@@ -1,8 +1,8 @@
 """evaltool's own decoding loop for GPT-2 models, with either beam-sampling rule.
 
-``--decoding card`` is the model card's rule (transformers 4.25.1, ``beam_card``);
-``--decoding transformers`` is the locked release's (``beam_hf``); with one beam both are the
-same sampling or greedy loop (``sample``). The model's forward passes live in ``gpt2``.
+The card's decoding rule (transformers 4.25.1) is ``beam_card``; the locked release's is
+``beam_transformers``; with one beam both are the same sampling or greedy loop (``sample``).
+The model's forward passes live in ``gpt2``.
 
 Each context draws from its own random stream (``noise``), so its replies do not depend on
 the batch. Replay mode instead draws from torch's global generator exactly as transformers

@@ -45,6 +45,16 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
+def shown(url: str | Engine) -> str:
+    """The URL as it may be printed or logged: the password hidden.
+
+    >>> shown("postgresql://ev:secret@db.example:5432/ev")
+    'postgresql+psycopg://ev:***@db.example:5432/ev'
+    """
+    parsed = url.url if isinstance(url, Engine) else make_url(resolve_url(url))
+    return parsed.render_as_string(hide_password=True)
+
+
 def _sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     parsed = make_url(url)
@@ -181,7 +191,8 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise UserError(f"cannot open database {engine.url!r}: {exc.orig}") from None
+        why = " ".join(str(exc.orig).split())  # drivers write several lines; errors take one
+        raise UserError(f"cannot open database {shown(engine)}: {why}") from None
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
@@ -214,7 +225,7 @@ def autogenerate_migration(message: str) -> str:
 
 def require_schema(engine: Engine) -> None:
     """Raise a user error saying what to do when the schema is missing or old."""
-    url = engine.url.render_as_string(hide_password=True)
+    url = shown(engine)
     current = current_revision(engine)
     if current is None:
         raise UserError(f"database {url} has no evaltool tables: create them first", step="init")
