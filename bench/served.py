@@ -30,9 +30,10 @@ from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaltool.generation.loop import RunOptions, run  # noqa: E402
 from evaltool.generation.openai_api import request_params  # noqa: E402
 from evaltool.generation.prompting import RuDialoGPTFormat  # noqa: E402
-from evaltool.generation.served import ServedConfig, run_served  # noqa: E402
+from evaltool.generation.served import ServedConfig, ServedResponder  # noqa: E402
 from evaltool.generation.settings import GenerationSettings  # noqa: E402
 from evaltool.storage import db  # noqa: E402
 from evaltool.storage.contexts import builtin_path, import_contexts  # noqa: E402
@@ -96,11 +97,10 @@ def evaltool_served(url: str, model: str, work: Path, contexts: int, concurrency
         endpoint=url,
         model=model,
         settings=SERVED,
-        limit=contexts,
         prompt_format="rudialogpt",
         concurrency=concurrency,
     )
-    summary = run_served(engine, config)
+    summary = run(engine, ServedResponder(config), RunOptions(limit=contexts))
     return summary.seconds / summary.contexts
 
 

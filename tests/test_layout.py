@@ -156,3 +156,18 @@ def test_library_messages_name_no_flag_and_no_command() -> None:
             if flag.search(text) or ("evaltool " in text and "`" in text):
                 wrong.append(f"{path.relative_to(ROOT)}:{line}: {text!r}")
     assert wrong == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted(ROOT.glob("bench/*.py")), ids=lambda p: p.name)
+def test_every_bench_imports(path: Path) -> None:
+    """A bench is run by hand, so a renamed module would break it unseen: import each one
+    (without running its main) in a fresh interpreter."""
+    probe = (
+        "import importlib.util, sys; "
+        f"spec = importlib.util.spec_from_file_location('bench_probe', {str(path)!r}); "
+        "sys.modules['bench_probe'] = m = importlib.util.module_from_spec(spec); "
+        "spec.loader.exec_module(m)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
