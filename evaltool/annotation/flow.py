@@ -111,7 +111,7 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     done = pool.labels_given(s, me.id)
     quota = study.items_per_worker if study else None
     base = {"done": done, "quota": quota, "can_undo": asg.undoable(s, me) is not None}
-    code = studies.finish_if_done(s, me)
+    code = studies.finish_if_done(s, me, done)
     if code is not None:
         assert study is not None
         return View(

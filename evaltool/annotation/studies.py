@@ -26,7 +26,6 @@ from evaltool.errors import UserError
 from evaltool.storage.db import as_engine, created_once, session_scope
 from evaltool.storage.schema import (
     Annotator,
-    Label,
     Study,
     TrainingAnswer,
     check_name,
@@ -204,16 +203,16 @@ def completion_code(study: Study, annotator_id: int) -> str:
     return base64.b32encode(mac.digest()).decode()[:CODE_LENGTH]
 
 
-def finish_if_done(s: Session, me: Annotator) -> str | None:
-    """The worker's completion code once their quota of answers is stored, else None. The code
-    is made here, after the last answer is in the database, and kept for revisits."""
+def finish_if_done(s: Session, me: Annotator, done: int) -> str | None:
+    """The worker's completion code once their quota of answers (``done`` labels given) is
+    stored, else None. The code is made here, after the last answer is in the database, and
+    kept for revisits."""
     if me.study_id is None:
         return None
     if me.completion_code:
         return me.completion_code
     study = s.get(Study, me.study_id)
     assert study is not None
-    done = s.scalar(select(func.count(Label.id)).where(Label.annotator_id == me.id)) or 0
     if done < study.items_per_worker:
         return None
     me.completion_code, me.finished_at = completion_code(study, me.id), utcnow()

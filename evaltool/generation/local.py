@@ -78,6 +78,7 @@ class LocalResponder(Responder):
         self.name = system_name(config.model)
         self.size = config.batch_size or DEFAULT_BATCH_SIZE
         self.cut: set[int] = set()
+        self.encoded: dict[int, tuple[Conversation, list[int]]] = {}
 
     def prepare(self, pending: list[Conversation], everything: list[Conversation]) -> None:
         """Load the model (once) and check that it can run these settings."""
@@ -143,12 +144,18 @@ class LocalResponder(Responder):
         return ids
 
     def batches(self, pending: list[Conversation]) -> list[list[Conversation]]:
-        """Contexts of similar prompt length together, longest first."""
-        return make_batches(pending, [len(self._ids(c)) for c in pending], self.size)
+        """Contexts of similar prompt length together, longest first; the prompts encoded here
+        are kept for ``respond``."""
+        self.encoded = {id(c): (c, self._ids(c)) for c in pending}
+        return make_batches(pending, [len(self.encoded[id(c)][1]) for c in pending], self.size)
+
+    def _encoded(self, conv: Conversation) -> list[int]:
+        kept = self.encoded.pop(id(conv), None)
+        return kept[1] if kept is not None and kept[0] is conv else self._ids(conv)
 
     def respond(self, batch: list[Conversation]) -> Iterator[Answered]:
         """The whole batch at once, candidates in the decoding rule's order."""
-        prompts = [self._ids(c) for c in batch]
+        prompts = [self._encoded(c) for c in batch]
         t0 = time.perf_counter()
         outputs = self.decoder.generate(prompts, self.settings, self.eos_id, [c.key for c in batch])
         elapsed = round((time.perf_counter() - t0) / len(batch), 4)
