@@ -53,7 +53,7 @@ def test_status_cli_on_empty_database(run_cli) -> None:
 
 
 def test_status_and_admin_page_leave_gold_items_out_alike(any_db) -> None:  # type: ignore[no-untyped-def]
-    from evaltool.annotation.monitor import system_progress
+    from evaltool.annotation.monitor import progress
 
     from .conftest import make_pool
 
@@ -63,7 +63,7 @@ def test_status_and_admin_page_leave_gold_items_out_alike(any_db) -> None:  # ty
     counts = collect_status(any_db)
     assert counts.gold_items == 1
     assert counts.labels_by_system == [("sys0", 0, 0, 4)]
-    admin = system_progress(any_db).to_dict("records")
+    admin = progress(any_db).systems.to_dict("records")
     assert admin == [
         {"system": "sys0", "items": 4, "labels": 0, "done": 0, "short": 4, "done_share": 0.0}
     ]

@@ -44,11 +44,6 @@ def progress(engine: Engine) -> Progress:
     return Progress(out, missing, recent or 0)
 
 
-def system_progress(engine: Engine) -> pd.DataFrame:
-    """``progress(engine).systems``."""
-    return progress(engine).systems
-
-
 def studies(engine: Engine) -> list[tuple[str, bool, int | None, int, int]]:
     """Per study: name, open, target workers, workers who came, workers finished."""
     with session_scope(engine, readonly=True) as s:

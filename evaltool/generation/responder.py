@@ -108,9 +108,3 @@ class Responder:
         conversation = Conversation(turns=list(turns), key=key)
         self.prepare([conversation], [conversation])
         return [c for group in self.respond([conversation]) for _, cands in group for c in cands]
-
-    def __enter__(self) -> Responder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
