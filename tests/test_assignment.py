@@ -208,7 +208,7 @@ def test_items_come_in_uniformly_random_order(any_db) -> None:  # type: ignore[n
 
 
 def test_labels_of_flagged_raters_are_refilled_and_unflag_restores(any_db) -> None:  # type: ignore[no-untyped-def]
-    from evaltool.annotation.accounts import unflag
+    from evaltool.annotation.accounts import flag, unflag
 
     (rid,) = make_pool(any_db, contexts=1, systems=1, ranks=(0,))
     tokens = [add_annotator(any_db, f"a{i}") for i in range(5)]
@@ -216,8 +216,7 @@ def test_labels_of_flagged_raters_are_refilled_and_unflag_restores(any_db) -> No
         task = next_task(any_db, t)
         assert task is not None and submit(any_db, t, rid, True, True)
     assert next_task(any_db, tokens[3]) is None  # k labels: full
-    with db.session_scope(any_db) as s:
-        s.execute(update(Annotator).where(Annotator.name == "a0").values(flagged=True))
+    flag(any_db, "a0")  # by hand, as the admin does
     task = next_task(any_db, tokens[3])  # a0's label no longer counts: one slot again
     assert task is not None and task.response_id == rid
     assert next_task(any_db, tokens[4]) is None  # the lease holds the one slot

@@ -10,8 +10,10 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from evaltool.annotation import pool
 from evaltool.errors import UserError
 from evaltool.storage.db import created_once, session_scope
+from evaltool.storage.project import load_settings
 from evaltool.storage.schema import Annotator, Label, check_name
 
 TOKEN_BYTES = 24  # 192 random bits
@@ -88,8 +90,21 @@ def disable(engine: Engine, name: str) -> None:
 
 def unflag(engine: Engine, name: str) -> None:
     """Clear an annotator's gold-check flag (after a talk, say): their labels count again."""
+    _set_flag(engine, name, False)
+
+
+def flag(engine: Engine, name: str) -> None:
+    """Flag an annotator by hand (spam seen in their answers, say): their labels stop
+    counting, their items go back to the pool, and with stopping on they are stopped."""
+    _set_flag(engine, name, True)
+
+
+def _set_flag(engine: Engine, name: str, flagged: bool) -> None:
     with session_scope(engine) as s:
-        _get(s, name).flagged = False
+        annotator = _get(s, name)
+        annotator.flagged = flagged
+        s.flush()
+        pool.recount_rater(s, annotator.id, load_settings(s))
 
 
 def list_annotators(engine: Engine) -> list[AnnotatorInfo]:

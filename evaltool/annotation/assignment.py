@@ -25,6 +25,9 @@ from evaltool.storage.schema import Annotator, Assignment, Context, GoldItem, La
 from evaltool.storage.schema import utcnow as _now
 
 _rng = random.SystemRandom()
+# Draws a claim makes before it says nothing is left (each one closes the stale rows it met;
+# on PostgreSQL the candidates may all be held by concurrent claims).
+ROUNDS = 8
 SKIP_REASONS = ("cannot judge", "text is broken", "offensive", "other")
 
 
@@ -107,8 +110,33 @@ def claim(
     avoid = _last_context(s, me)
     gold_first = want_gold(rng, s, me, settings)
     for gold in (gold_first, not gold_first):
-        items = pool.open_gold(s, me) if gold else pool.open_items(s, me, settings, now)
-        lease = pool.take(s, me, pool.draw(rng, items, avoid), settings, now, capped=not gold)
+        if gold:
+            items = pool.draw(rng, pool.open_gold(s, me), avoid)
+            lease = pool.take(s, me, items, settings, now, capped=False)
+        else:
+            lease = _claim_pool(rng, s, me, settings, now, avoid)
+        if lease is not None:
+            return lease
+    return None
+
+
+def _claim_pool(
+    rng: random.Random,
+    s: Session,
+    me: Annotator,
+    settings: ProjectSettings,
+    now: datetime,
+    avoid: int | None,
+) -> Assignment | None:
+    """A pool item: rows re-counted first if the rule changed, lapsed leases taken back,
+    then candidates drawn until one is leased (stale rows met on the way get closed)."""
+    pool.sync(s, settings, now)
+    pool.reclaim(s, settings, now)
+    for _ in range(ROUNDS):
+        found = pool.candidates(s, rng, me, avoid)
+        if not found:
+            return None
+        lease = pool.take(s, me, found, settings, now, rng=rng)
         if lease is not None:
             return lease
     return None
@@ -126,8 +154,7 @@ def store_label(
     """Store one answer on a leased item in this transaction; False when it is already there."""
     settings = load_settings(s)
     ensure_may_label(me, settings)
-    if s.get_bind().dialect.name == "postgresql":  # one submit per item at a time
-        s.execute(select(Response.id).where(Response.id == response_id).with_for_update())
+    pool.lock(s, [response_id])  # one change to the item at a time
     mine = select(Label.id).where(Label.response_id == response_id, Label.annotator_id == me.id)
     if s.scalar(mine) is not None:
         return False
@@ -147,7 +174,10 @@ def store_label(
     lease.state = "done"
     s.flush()
     if pool.gold_item(s, response_id) is not None:
-        update_flag(s, me, settings)
+        if update_flag(s, me, settings):
+            pool.recount_rater(s, me.id, settings)
+    else:
+        pool.recount(s, settings, _now(), [response_id])
     return True
 
 
@@ -188,11 +218,14 @@ def undo_last(s: Session, me: Annotator) -> int | None:
     if found is None:
         return None
     last, lease = found
+    pool.lock(s, [last.response_id])
     s.delete(last)
     lease.state = "leased"
     s.flush()
-    if pool.gold_item(s, last.response_id) is not None:
-        update_flag(s, me, load_settings(s))
+    settings = load_settings(s)
+    if pool.gold_item(s, last.response_id) is not None and update_flag(s, me, settings):
+        pool.recount_rater(s, me.id, settings)
+    pool.recount(s, settings, _now(), [last.response_id])
     return last.response_id
 
 
@@ -201,7 +234,10 @@ def skip_item(s: Session, me: Annotator, response_id: int, reason: str) -> None:
     others (its slot is freed) and this rater never meets it again."""
     if reason not in SKIP_REASONS:
         raise UserError(f"{reason!r}: use {', '.join(SKIP_REASONS)}", field="reason")
+    pool.lock(s, [response_id])
     lease = pool.lease_of(s, me.id, response_id)
-    if lease is None or lease.state != "leased":
+    if lease is None or lease.state not in ("leased", "lapsed"):
         raise UserError("this item is not leased to you; reload the page")
     lease.state, lease.reason = "skipped", reason
+    s.flush()
+    pool.recount(s, load_settings(s), _now(), [response_id])

@@ -13,14 +13,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
 from evaltool.storage.db import session_scope
 from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
 from evaltool.storage.project import ProjectSettings
-from evaltool.storage.schema import Annotator, Context, GoldItem, Label, Response, System
+from evaltool.storage.schema import (
+    Annotator,
+    Context,
+    GoldItem,
+    Label,
+    PoolItem,
+    Response,
+    System,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ def import_gold(engine: Engine, path: str | Path) -> tuple[int, int]:
             gold.expected_sensible, gold.expected_specific = row.sensible, row.specific
             gold.training, gold.explanation = row.training, row.explanation
             s.add(gold)
+        s.execute(delete(PoolItem).where(PoolItem.response_id.in_(list(wanted))))
     updated = len(set(wanted) & set(existing))
     return len(wanted) - updated, updated
 
@@ -123,8 +132,11 @@ def gold_accuracy(session: Session, annotator_id: int) -> tuple[int, int]:
     return len(rows), int(np.sum(is_correct(*(list(col) for col in zip(*rows, strict=True)))))
 
 
-def update_flag(session: Session, annotator: Annotator, settings: ProjectSettings) -> None:
-    """Flag the annotator when gold accuracy is below the threshold after enough gold items."""
+def update_flag(session: Session, annotator: Annotator, settings: ProjectSettings) -> bool:
+    """Flag the annotator when gold accuracy is below the threshold after enough gold items;
+    True when this newly flagged them."""
     answered, correct = gold_accuracy(session, annotator.id)
-    if answered >= settings.gold_min_items and correct / answered < settings.gold_threshold:
-        annotator.flagged = True
+    if annotator.flagged or answered < settings.gold_min_items:
+        return False
+    annotator.flagged = correct / answered < settings.gold_threshold
+    return annotator.flagged

@@ -59,6 +59,21 @@ def annotators_disable(name: str, db_url: str | None) -> None:
     click.echo(f"{name}: disabled")
 
 
+@annotators.command("flag")
+@click.argument("name")
+@db_option
+def annotators_flag(name: str, db_url: str | None) -> None:
+    """Flag an annotator by hand: their labels stop counting and their items are refilled.
+
+    Example: evaltool annotators flag anna
+    """
+    from evaltool.annotation.accounts import flag
+    from evaltool.storage import db
+
+    flag(db.connect(db_url), name)
+    click.echo(f"{name}: flagged; their labels no longer count")
+
+
 @annotators.command("unflag")
 @click.argument("name")
 @db_option

@@ -195,13 +195,14 @@ def current_revision(engine: Engine) -> str | None:
         raise UserError(f"cannot open database {shown(engine)}: {why}") from None
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Create the schema or bring it to the newest revision; returns (before, after)."""
+def upgrade(engine: Engine, to: str = "head") -> tuple[str | None, str]:
+    """Create the schema or bring it to the newest revision (or ``to``); returns (before,
+    after)."""
     from alembic import command
 
     before = current_revision(engine)
-    command.upgrade(_alembic_config(engine), "head")
-    return before, head_revision()
+    command.upgrade(_alembic_config(engine), to)
+    return before, head_revision() if to == "head" else to
 
 
 def autogenerate_migration(message: str) -> str:

@@ -16,6 +16,7 @@ from evaltool.errors import UserError
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import created_once, session_scope
 from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
+from evaltool.storage.project import recount_pool_later
 from evaltool.storage.schema import (
     NAME_LENGTH,
     Annotator,
@@ -109,6 +110,7 @@ def import_labels(engine: Engine, path: str | Path, dataset: str | None = None) 
     with created_once("the same annotators or labels"), session_scope(engine) as s:
         parsed, coerced = _parse_labels(s, path, records, dataset)
         added = _store_labels(s, path, parsed)
+        recount_pool_later(s)
     note = f"{coerced} rows had specific=yes with sensible=no: stored as not specific"
     return Imported(added, len(parsed) - added, note if coerced else "")
 

@@ -46,7 +46,8 @@ class ProjectSettings:
 def load_settings(session: Session) -> ProjectSettings:
     """The stored settings, with defaults for keys never set."""
     known = {f.name for f in fields(ProjectSettings)}
-    stored = {s.key: s.value for s in session.scalars(select(Setting)) if s.key in known}
+    rows = session.scalars(select(Setting).where(Setting.key.in_(known)))
+    stored = {s.key: s.value for s in rows}
     return ProjectSettings(**stored)
 
 
@@ -61,3 +62,15 @@ def save_settings(session: Session, **changes: Any) -> ProjectSettings:
         elif row.value != value:
             row.value = value
     return new
+
+
+# The settings row that records the rule (overlap, adaptive) the labelling pool last counted
+# its items under; without it, or when the rule changed, the next claim re-counts every item.
+POOL_RULE = "pool_rule"
+
+
+def recount_pool_later(session: Session) -> None:
+    """Make the next claim re-count every item of the pool (after a bulk change to labels)."""
+    row = session.get(Setting, POOL_RULE)
+    if row is not None:
+        session.delete(row)

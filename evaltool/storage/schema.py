@@ -6,6 +6,7 @@ Migrations in ``evaltool/storage/migrations`` must match these classes; a test c
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,20 +17,28 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    event,
+    insert,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from evaltool.errors import UserError
 
 SYSTEM_KINDS = ("model", "baseline", "imported")
 PLATFORMS = ("toloka", "prolific", "mturk", "generic")
 QUALIFICATION = ("none", "pending", "passed", "failed")
+# A lease is leased until answered (done) or skipped; one past its time that the pool has
+# taken back is lapsed (its holder may still answer while a slot is free).
+LEASE_STATES = ("leased", "done", "skipped", "lapsed")
+# Draw keys of pool items are uniform in [0, DRAW_KEYS).
+DRAW_KEYS = 2**31 - 1
 # Longest name or id (datasets, contexts, systems, annotators) every database stores whole.
 NAME_LENGTH = 200
 ROLES = ("annotator", "admin")
@@ -188,17 +197,22 @@ class TrainingAnswer(Base):
 class Assignment(Base):
     """A lease of one response to one annotator: ``leased`` until its label arrives (``done``)
     or the annotator skips it (``skipped``, with a reason); a lease past ``expires_at`` frees
-    its slot without changing state."""
+    its slot, and the pool marks it ``lapsed`` when it takes the slot back."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("response_id", "annotator_id"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "annotator_id"),
+        # Leases past their time are found without a scan: ``state = 'leased'`` and
+        # ``expires_at <= now`` is one range of this index.
+        Index("ix_assignments_state_expires_at", "state", "expires_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(
         ForeignKey("annotators.id", ondelete="CASCADE"), index=True
     )
     leased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
     state: Mapped[str] = mapped_column(String(20), default="leased")
     reason: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
 
@@ -260,3 +274,47 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class PoolItem(Base):
+    """One item of the labelling pool (a rank-0 response that is not gold) with what makes a
+    claim cost the same at any pool size: whether it is open, and a random key to draw by.
+
+    ``open`` false means the item is full or decided; true may be stale (a claim re-counts
+    before it leases and closes the row then). Every rank-0 response gets its row when it is
+    stored (the hook below); ``evaltool.annotation.pool`` keeps ``open`` current.
+    """
+
+    __tablename__ = "pool_items"
+    __table_args__ = (Index("ix_pool_items_draw", "system_id", "open", "draw_key"),)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    system_id: Mapped[int] = mapped_column(Integer)
+    context_id: Mapped[int] = mapped_column(Integer, index=True)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    draw_key: Mapped[int] = mapped_column(Integer)
+
+
+def draw_key() -> int:
+    """A fresh random key for a pool item."""
+    return random.randrange(DRAW_KEYS)
+
+
+@event.listens_for(Session, "after_flush")
+def _enrol_new_items(session: Session, _context: Any) -> None:
+    """Give every rank-0 response stored through the ORM its row in the pool, in the same
+    transaction (generation, imports and tests all store responses this way)."""
+    rows = [
+        {
+            "response_id": obj.id,
+            "system_id": obj.system_id,
+            "context_id": obj.context_id,
+            "open": True,
+            "draw_key": draw_key(),
+        }
+        for obj in session.new
+        if isinstance(obj, Response) and obj.rank == 0
+    ]
+    if rows:
+        session.connection().execute(insert(PoolItem), rows)
