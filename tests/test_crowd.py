@@ -1,15 +1,21 @@
 """Crowd studies in a real browser: a Prolific worker from the study link to the completion code,
-and a crowd of pages on one link, on SQLite and on PostgreSQL behind two page servers."""
+and a crowd of pages on one link, on SQLite and on PostgreSQL behind two page servers; and 64
+workers on a pool of 120,000 items there."""
 
 from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
+import random
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from evaltool.annotation import flow
+from evaltool.annotation.studies import join_study
 from evaltool.storage import db
 from evaltool.storage.schema import Annotator, Label
 
@@ -121,3 +127,50 @@ def test_crowd_on_postgresql_behind_two_page_servers(
     with served(pg_url, tmp_path) as one, served(pg_url, tmp_path) as two:
         codes = crowd(browser, [one, two], workers=6, quota=4)
     check_crowd(pg_url, codes, workers=6, quota=4, k=2)
+
+
+def flow_workers(url: str, names: list[str], quota: int) -> list[tuple[str, int]]:
+    """Study workers in threads of this process, each from the study link to the code through
+    the page's own path (``flow``), some double-clicking; (code, answers stored) per worker."""
+    engine = db.make_engine(url)
+
+    def one(name: str) -> tuple[str, int]:
+        token = join_study(engine, "pilot", dict(q.split("=") for q in prolific(name).split("&")))
+        rng = random.Random(name)
+        stored, screen = 0, flow.view(engine, token.token, rng)
+        while screen.kind == "task" and screen.task is not None:
+            rid, sensible = screen.task.response_id, rng.random() < 0.7
+            for _ in range(2 if rng.random() < 0.2 else 1):
+                screen = flow.answer(engine, token.token, rid, sensible, rng.random() < 0.5)
+                stored += screen.stored
+        assert screen.kind == "finished" and screen.code, screen
+        return screen.code, stored
+
+    with ThreadPoolExecutor(len(names)) as threads:
+        done = list(threads.map(one, names))
+    engine.dispose()
+    return done
+
+
+@pytest.mark.slow
+def test_64_workers_on_120000_items_behind_two_page_servers_on_postgresql(
+    browser, run_cli, pg_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """8 browser pages (4 per server) and 56 workers in 8 processes label at once: every
+    stored answer kept once, no item over k, every worker's quota exact."""
+    quota, pages, processes, per_process = 8, 8, 8, 7
+    assert run_cli("init", "--db", pg_url).exit_code == 0
+    make_pool(db.make_engine(pg_url), contexts=30_000, systems=4, ranks=(0,))
+    create_study(run_cli, pg_url, quota=quota, overlap=3)
+    spawn = multiprocessing.get_context("spawn")
+    names = [[f"F{p}-{i}" for i in range(per_process)] for p in range(processes)]
+    with (
+        served(pg_url, tmp_path) as one,
+        served(pg_url, tmp_path) as two,
+        ProcessPoolExecutor(processes, mp_context=spawn) as pool,
+    ):
+        running = [pool.submit(flow_workers, pg_url, group, quota) for group in names]
+        codes = crowd(browser, [one, two], workers=pages, quota=quota)
+        done = [worker for job in running for worker in job.result()]
+    assert [stored for _, stored in done] == [quota] * processes * per_process
+    check_crowd(pg_url, codes + [code for code, _ in done], pages + len(done), quota, k=3)

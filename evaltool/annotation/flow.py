@@ -22,7 +22,7 @@ from evaltool.annotation import pool, studies
 from evaltool.annotation.accounts import authenticate
 from evaltool.annotation.gold import is_correct
 from evaltool.errors import UserError
-from evaltool.storage.db import as_engine, session_scope
+from evaltool.storage.db import as_engine, retried, session_scope
 from evaltool.storage.project import load_settings
 from evaltool.storage.schema import (
     Annotator,
@@ -55,8 +55,12 @@ class View:
 
 def view(db: str | Engine | None, token: str | None, rng: random.Random | None = None) -> View:
     """What to show now (leasing the next item when there is none)."""
-    with session_scope(as_engine(db)) as s:
-        return _next(s, authenticate(s, token), rng or asg._rng)
+
+    def run() -> View:
+        with session_scope(as_engine(db)) as s:
+            return _next(s, authenticate(s, token), rng or asg._rng)
+
+    return retried(run)
 
 
 def answer(
@@ -73,7 +77,8 @@ def answer(
 
     The same answer again (a double click, a second tab) stores nothing more: ``stored`` is
     False. ``source`` marks where it came from (``web``, or ``simulated`` for the demo)."""
-    try:
+
+    def run() -> View:
         with session_scope(as_engine(db)) as s:
             me = authenticate(s, token)
             gold = pool.gold_item(s, response_id)
@@ -82,27 +87,40 @@ def answer(
             stored = asg.store_label(s, me, response_id, sensible, specific, seconds, source)
             nxt = _next(s, me, rng or asg._rng)
             return View(**{**nxt.__dict__, "stored": stored})
+
+    try:
+        return retried(run)
     except IntegrityError:  # a second tab stored the same answer first
         return view(db, token, rng)
 
 
 def undo(db: str | Engine | None, token: str | None) -> View:
     """Take back the last answer while its lease lives and show that item again."""
-    with session_scope(as_engine(db)) as s:
-        me = authenticate(s, token)
-        if me.completion_code:
-            raise UserError("your answers are complete and your code is issued: nothing to undo")
-        if asg.undo_last(s, me) is None:
-            raise UserError("nothing to undo: the last answer's time has run out")
-        return _next(s, me, asg._rng)
+
+    def run() -> View:
+        with session_scope(as_engine(db)) as s:
+            me = authenticate(s, token)
+            if me.completion_code:
+                raise UserError(
+                    "your answers are complete and your code is issued: nothing to undo"
+                )
+            if asg.undo_last(s, me) is None:
+                raise UserError("nothing to undo: the last answer's time has run out")
+            return _next(s, me, asg._rng)
+
+    return retried(run)
 
 
 def skip(db: str | Engine | None, token: str | None, response_id: int, reason: str) -> View:
     """Record that the item cannot be judged (and why) and show the next one."""
-    with session_scope(as_engine(db)) as s:
-        me = authenticate(s, token)
-        asg.skip_item(s, me, response_id, reason)
-        return _next(s, me, asg._rng)
+
+    def run() -> View:
+        with session_scope(as_engine(db)) as s:
+            me = authenticate(s, token)
+            asg.skip_item(s, me, response_id, reason)
+            return _next(s, me, asg._rng)
+
+    return retried(run)
 
 
 def _next(s: Session, me: Annotator, rng: random.Random) -> View:

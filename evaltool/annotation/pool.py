@@ -170,6 +170,11 @@ def sync(s: Session, settings: ProjectSettings, now: datetime) -> None:
     s.flush()
 
 
+def recount_all(s: Session, settings: ProjectSettings) -> None:
+    """Bring the pool up to the settings now (after they changed), so no claim waits for it."""
+    sync(s, settings, _utcnow())
+
+
 def rebuild(s: Session, settings: ProjectSettings, now: datetime) -> None:
     """Make ``pool_items`` whole and exact: a row for every rank-0 response that is not gold,
     none for gold items, every row re-counted."""

@@ -94,6 +94,7 @@ def collection(
 
     Example: evaltool collection --overlap 3 --gold-rate 0.1 --adaptive
     """
+    from evaltool.annotation.pool import recount_all
     from evaltool.storage import db
     from evaltool.storage.project import save_settings
     from evaltool.storage.status import collect_status
@@ -110,6 +111,7 @@ def collection(
             stop_flagged=stop_flagged,
             adaptive=adaptive,
         )
+        recount_all(s, new)
     click.echo(
         f"overlap k={new.overlap}, lease {new.lease_minutes:g} min, gold rate "
         f"{new.gold_rate:g}, flag below {new.gold_threshold:g} after {new.gold_min_items} "

@@ -10,14 +10,21 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
@@ -29,6 +36,11 @@ BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL = {"pool_size": 16, "max_overflow": 48}
 POSTGRES_POOL = {"pool_size": 10, "max_overflow": 30}
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL's codes for a transaction it rolled back to resolve a conflict: deadlock detected,
+# serialization failure. Running it again is the documented remedy.
+RETRY_CODES = ("40P01", "40001")
+RETRIES = 3
+T = TypeVar("T")
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -150,6 +162,19 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
     finally:
         if lock is not None:
             lock.release()
+
+
+def retried(transaction: Callable[[], T]) -> T:
+    """Run ``transaction`` (one whole session scope) again when PostgreSQL rolled it back to
+    break a deadlock or a serialization conflict; nothing of the failed try was kept."""
+    for attempt in range(RETRIES):
+        try:
+            return transaction()
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in RETRY_CODES or attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @contextmanager
