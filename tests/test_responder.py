@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +90,29 @@ def test_a_local_model_stays_loaded_and_answers_live_as_the_loop_does(shipped, t
     loaded = live.loaded
     assert [c.text for c in first] == stored
     assert [c.text for c in live.reply(turns, key)] == stored and live.loaded is loaded
+
+
+def test_shuffled_baseline_with_repeated_references(tmp_path: Path) -> None:
+    """Most references the same text: each context still gets another context's different
+    reply, and a set with one reply text is refused up front instead of looping forever."""
+    from evaltool.errors import UserError
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'same.db'}", must_exist=False)
+    db.upgrade(engine)
+    rows = [{"id": f"c{i}", "turns": ["привет"], "reference": "хорошо"} for i in range(50)]
+    path = tmp_path / "same.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    import_contexts(engine, path, "same")
+    with pytest.raises(UserError, match="2 different reference replies"):
+        loop.run(engine, backends.make_responder("baseline:shuffled"), loop.RunOptions())
+    rows[7]["reference"] = "плохо"
+    (tmp_path / "two.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    import_contexts(engine, tmp_path / "two.jsonl", "two")
+    options = loop.RunOptions(dataset="two")
+    summary = loop.run(engine, backends.make_responder("baseline:shuffled"), options)
+    assert summary.responses == 50
+    with db.session_scope(engine) as s:
+        query = select(Context.reference, Response.text).join(Response)
+        pairs = s.execute(query.where(Context.external_id.in_(["c0", "c7"]))).all()
+        assert all(ref != text for ref, text in pairs), pairs
+    engine.dispose()

@@ -48,9 +48,9 @@ class BaselineResponder(Responder):
         del pending
         if self.rule == "shuffled":
             self.pool = [c for c in everything if c.reference]
-            if len(self.pool) < 2:
+            if len({c.reference for c in self.pool}) < 2:
                 raise UserError(
-                    "baseline:shuffled needs at least 2 contexts with reference replies"
+                    "baseline:shuffled needs at least 2 different reference replies"
                 )
 
     def respond(self, batch: list[Conversation]) -> Iterator[Answered]:
@@ -69,10 +69,11 @@ class BaselineResponder(Responder):
             return rng.choice(GENERIC_REPLIES)
         if self.rule == "echo":
             return conv.turns[-1]
-        other = rng.choice(self.pool)
-        while other.id == conv.id or other.reference == conv.reference:
+        for _ in range(32):  # a random other reply; most draws find one at once
             other = rng.choice(self.pool)
-        return other.reference
+            if other.reference != conv.reference:
+                return other.reference
+        return rng.choice([c.reference for c in self.pool if c.reference != conv.reference])
 
     def describe(self) -> str:
         """The rule."""
