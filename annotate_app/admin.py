@@ -85,11 +85,19 @@ def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True)
 
 
+@st.cache_data(ttl=INTERIM_SECONDS, show_spinner=False)
+def rater_rows(database: str, _engine) -> pd.DataFrame:  # type: ignore[no-untyped-def]  # noqa: ARG001 (the cache key)
+    """Each rater's numbers (every label is read), cached per database for a minute like the
+    interim report; disabling someone clears it."""
+    labels = monitor.checked_labels(_engine)
+    people = annotator_table(labels, monitor.people(_engine))
+    people["model_accuracy"] = _model_accuracy(labels, people)
+    return people
+
+
 def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     st.subheader(a["annotators"])
-    labels = monitor.checked_labels(engine)
-    people = annotator_table(labels, monitor.people(engine))
-    people["model_accuracy"] = _model_accuracy(labels, people)
+    people = rater_rows(db.shown(engine), engine)
     look = (people["median_seconds"].fillna(99) < TOO_FAST_SECONDS) | people["flagged"]
 
     def mark(row: pd.Series) -> list[str]:
@@ -102,6 +110,7 @@ def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     who = st.selectbox(a["disable"], ["", *active], key="disable_who")
     if who and st.button(f"{a['disable']}: {who}", key="disable_go"):
         disable(engine, who)
+        rater_rows.clear()
         st.rerun()
 
 
@@ -159,8 +168,12 @@ def admin(lang: str) -> None:
     _interim(engine, a)
     _raters(engine, a)
     _create(engine, a)
+    st.download_button(a["download"], _labels_csv, "labels.csv", "text/csv", key="dl")
+
+
+def _labels_csv() -> str:
+    """Every label as CSV, made when the button is clicked (not on every render)."""
     try:
-        csv = labels_export(engine).to_csv(index=False)
+        return labels_export(db.as_engine(None)).to_csv(index=False)
     except UserError:
-        csv = ""
-    st.download_button(a["download"], csv, "labels.csv", "text/csv", key="dl")
+        return ""
