@@ -283,13 +283,17 @@ def test_imported_labels_close_items_at_the_next_claim(sqlite_url: str, tmp_path
     with db.session_scope(engine) as s:
         save_settings(s, overlap=1, gold_rate=0.0)
     token = add_annotator(engine, "a")
-    assert flow.view(engine, token).task is not None  # the pool counted once
+    task = flow.view(engine, token).task  # the pool counted once
+    assert task is not None
+    other_context = "c1" if task.turns[-1] == "реплика 0" else "c0"
     path = tmp_path / "labels.csv"
-    path.write_text("context_id,system,annotator,sensible,specific\nc1,sys0,old,yes,no\n")
+    path.write_text(
+        f"context_id,system,annotator,sensible,specific\n{other_context},sys0,old,yes,no\n"
+    )
     import_labels(engine, path)
     assert eligible(engine, exact=False) == eligible(engine, exact=True)
     other = add_annotator(engine, "b")
-    assert flow.view(engine, other).task is None  # c0 is leased, c1 labelled: nothing left
+    assert flow.view(engine, other).task is None  # one leased, the other labelled: none left
 
 
 def test_new_responses_join_the_pool_and_gold_leaves_it(sqlite_url: str) -> None:

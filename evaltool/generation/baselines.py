@@ -49,9 +49,7 @@ class BaselineResponder(Responder):
         if self.rule == "shuffled":
             self.pool = [c for c in everything if c.reference]
             if len({c.reference for c in self.pool}) < 2:
-                raise UserError(
-                    "baseline:shuffled needs at least 2 different reference replies"
-                )
+                raise UserError("baseline:shuffled needs at least 2 different reference replies")
 
     def respond(self, batch: list[Conversation]) -> Iterator[Answered]:
         """Every reply of the batch at once."""
