@@ -55,10 +55,10 @@ def _studies(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
 def interim_rows(database: str, _engine) -> list[dict[str, object]] | str:  # type: ignore[no-untyped-def]  # noqa: ARG001 (the cache key)
     """The interim SSA per system (estimate and interval), or why there is none yet; cached
     per database (its URL without the password) for a minute."""
-    from evaltool.reporting.aggregate import ReportSettings, build_report
+    from evaltool.reporting.aggregate import interim
 
     try:
-        report, _ = build_report(_engine, None, ReportSettings(resamples=1000))
+        systems = interim(_engine)
     except UserError as exc:
         return str(exc)
     return [
@@ -70,7 +70,7 @@ def interim_rows(database: str, _engine) -> list[dict[str, object]] | str:  # ty
             if s["ssa"] is None
             else f"[{s['ssa']['ci_low']:.3f}, {s['ssa']['ci_high']:.3f}]",
         }
-        for s in report["systems"]
+        for s in systems
     ]
 
 

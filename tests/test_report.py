@@ -271,3 +271,19 @@ def test_export_to_a_missing_folder_is_one_line(run_cli, project: Path) -> None:
     result = run_cli("export", "responses", "--out", "nowhere/responses.csv")
     assert result.exit_code == 2
     assert result.stderr == "error: --out: folder nowhere does not exist; create it first\n"
+
+
+def test_interim_table_is_the_reports_ssa_without_the_rest(run_cli, project: Path) -> None:
+    """The admin page's interim numbers are the report's SSA and score interval, item counts
+    included, computed without the bootstrap, comparisons and agreement."""
+    from evaltool.reporting.aggregate import interim
+
+    write_jsonl(project / "labels.jsonl", label_rows())
+    run_cli("labels", "import", "labels.jsonl")
+    assert run_cli("report", "--resamples", "1000").exit_code == 0
+    rep = json.loads((project / "reports" / "val" / "report.json").read_text())
+    fast = interim(db.make_engine(f"sqlite:///{project / 'evaltool.db'}"))
+    assert [(s["name"], s["items"], s["ssa"]) for s in fast] == [
+        (s["name"], s["items"], s["ssa"]) for s in rep["systems"]
+    ]
+    assert fast[0]["ssa"]["estimate"] != fast[1]["ssa"]["estimate"]

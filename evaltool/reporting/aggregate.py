@@ -196,6 +196,24 @@ def _adaptive(majority: pd.DataFrame, early: pd.Series, k: int) -> dict[str, Any
     }
 
 
+def interim(engine: Engine, dataset: str | None = None) -> list[dict[str, Any]]:
+    """Each system's items counted so far and its SSA with the report's score interval: the
+    admin page's interim table, without the full report's bootstrap, comparisons and
+    agreement (the slow parts at 100,000 items)."""
+    got = load(engine, dataset)
+    majority = aggregate_items(got.labels[~got.labels["flagged"]])
+    complete, early = _included(majority, got.overlap, got.overlap, got.adaptive)
+    items, settings = majority[complete | early], ReportSettings()
+    rows = []
+    for row in got.systems.itertuples():
+        counted = int((items["system_id"] == row.system_id).sum())
+        ssa = (
+            tables.system_metrics(items, row.system_id, None, settings)["ssa"] if counted else None
+        )
+        rows.append({"name": row.name, "items": counted, "ssa": ssa})
+    return rows
+
+
 def build_report(
     engine: Engine, dataset: str | None, settings: ReportSettings
 ) -> tuple[dict[str, Any], pd.DataFrame]:
