@@ -8,6 +8,8 @@ import csv
 import io
 import multiprocessing
 import random
+import sys
+import types
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -154,10 +156,12 @@ def flow_workers(url: str, names: list[str], quota: int) -> list[tuple[str, int]
 
 @pytest.mark.slow
 def test_64_workers_on_120000_items_behind_two_page_servers_on_postgresql(
-    browser, run_cli, pg_url: str, tmp_path: Path
+    browser, run_cli, pg_url: str, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """8 browser pages (4 per server) and 56 workers in 8 processes label at once: every
     stored answer kept once, no item over k, every worker's quota exact."""
+    # Streamlit's AppTest leaves the page as __main__; spawned workers would run it again.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     quota, pages, processes, per_process = 8, 8, 8, 7
     assert run_cli("init", "--db", pg_url).exit_code == 0
     make_pool(db.make_engine(pg_url), contexts=30_000, systems=4, ranks=(0,))

@@ -190,7 +190,7 @@ def rebuild(s: Session, settings: ProjectSettings, now: datetime) -> None:
         )
     ).all()
     rows = [
-        {"response_id": r, "system_id": y, "context_id": c, "open": True, "draw_key": draw_key()}
+        {"response_id": r, "system_id": y, "context_id": c, "open": True, "draw_key": draw_key(r)}
         for r, y, c in missing
     ]
     if rows:

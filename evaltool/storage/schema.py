@@ -6,7 +6,7 @@ Migrations in ``evaltool/storage/migrations`` must match these classes; a test c
 
 from __future__ import annotations
 
-import random
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -296,9 +296,11 @@ class PoolItem(Base):
     draw_key: Mapped[int] = mapped_column(Integer)
 
 
-def draw_key() -> int:
-    """A fresh random key for a pool item."""
-    return random.randrange(DRAW_KEYS)
+def draw_key(response_id: int) -> int:
+    """A pool item's first key: its id scattered by a hash, so that a campaign's draws
+    reproduce from the seed of its claims (each claim re-keys the item it leases)."""
+    digest = hashlib.blake2b(str(response_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % DRAW_KEYS
 
 
 @event.listens_for(Session, "after_flush")
@@ -311,7 +313,7 @@ def _enrol_new_items(session: Session, _context: Any) -> None:
             "system_id": obj.system_id,
             "context_id": obj.context_id,
             "open": True,
-            "draw_key": draw_key(),
+            "draw_key": draw_key(obj.id),
         }
         for obj in session.new
         if isinstance(obj, Response) and obj.rank == 0

@@ -3,13 +3,13 @@
 Revision ID: 0005
 Revises: 0004
 
-Every rank-0 response that is not gold gets its row, open, with a random key. The pool
-re-counts every row against the project's rule the first time it is used after this (it
-keeps the rule it last counted under in the settings, and this revision has none), so the
-backfill need not know the rule.
+Every rank-0 response that is not gold gets its row, open, with a key scattered from its
+id. The pool re-counts every row against the project's rule the first time it is used after
+this (it keeps the rule it last counted under in the settings, and this revision has none),
+so the backfill need not know the rule.
 """
 
-import random
+import hashlib
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,6 +21,12 @@ depends_on = None
 
 DRAW_KEYS = 2**31 - 1
 CHUNK = 20_000
+
+
+def draw_key(response_id: int) -> int:
+    """The schema's first key of a pool item, frozen here as this revision wrote it."""
+    digest = hashlib.blake2b(str(response_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % DRAW_KEYS
 
 
 def upgrade() -> None:
@@ -63,7 +69,7 @@ def _backfill(pool: sa.Table) -> None:
             "system_id": sid,
             "context_id": cid,
             "open": True,
-            "draw_key": random.randrange(DRAW_KEYS),
+            "draw_key": draw_key(rid),
         }
         for rid, sid, cid in items
     ]
