@@ -1,6 +1,7 @@
 """The admin page: progress with an ETA, an interim SSA table, raters to look at, new links and
 studies, and the labels as CSV. Russian and English like the rest of the page. Everything it
-shows comes from services; the interim report is cached for a minute."""
+shows comes from services, counted in the database where it can be; the interim report and the
+rater table are cached for a minute."""
 
 from __future__ import annotations
 
@@ -87,17 +88,31 @@ def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
 
 @st.cache_data(ttl=INTERIM_SECONDS, show_spinner=False)
 def rater_rows(database: str, _engine) -> pd.DataFrame:  # type: ignore[no-untyped-def]  # noqa: ARG001 (the cache key)
-    """Each rater's numbers (every label is read), cached per database for a minute like the
-    interim report; disabling someone clears it."""
+    """Each rater's numbers from counts the database makes, cached per database for a minute
+    like the interim report; disabling someone clears it."""
+    return annotator_table(**vars(monitor.rater_counts(_engine)))
+
+
+@st.cache_data(ttl=INTERIM_SECONDS, show_spinner=False)
+def model_accuracy(database: str, _engine) -> dict[str, float]:  # type: ignore[no-untyped-def]  # noqa: ARG001 (the cache key)
+    """Each rater's accuracy as a Dawid-Skene model estimates it, by name (needs crowd-kit;
+    reads every label, so the page makes it only when asked)."""
     labels = monitor.checked_labels(_engine)
-    people = annotator_table(labels, monitor.people(_engine))
-    people["model_accuracy"] = _model_accuracy(labels, people)
-    return people
+    try:
+        from evaltool.reporting.ratermodels import rater_accuracy
+
+        by_id = rater_accuracy(labels)
+    except (UserError, ImportError, ValueError):
+        return {}
+    names = dict(zip(labels["annotator_id"], labels["annotator"], strict=True))
+    return {names[i]: float(v) for i, v in by_id.items() if i in names}
 
 
 def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     st.subheader(a["annotators"])
     people = rater_rows(db.shown(engine), engine)
+    if st.toggle(a["estimate"], key="estimate"):
+        people["model_accuracy"] = people["name"].map(model_accuracy(db.shown(engine), engine))
     look = (people["median_seconds"].fillna(99) < TOO_FAST_SECONDS) | people["flagged"]
 
     def mark(row: pd.Series) -> list[str]:
@@ -112,19 +127,6 @@ def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
         disable(engine, who)
         rater_rows.clear()
         st.rerun()
-
-
-def _model_accuracy(labels: pd.DataFrame, people: pd.DataFrame) -> pd.Series:
-    """Each rater's accuracy as a Dawid-Skene model estimates it (needs crowd-kit)."""
-    try:
-        from evaltool.reporting.ratermodels import rater_accuracy
-
-        by_id = rater_accuracy(labels)
-    except (UserError, ImportError, ValueError):
-        return pd.Series([None] * len(people), index=people.index, dtype=object)
-    names = dict(zip(labels["annotator_id"], labels["annotator"], strict=True))
-    by_name = {names[i]: v for i, v in by_id.items() if i in names}
-    return people["name"].map(by_name)
 
 
 def _create(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -114,6 +114,9 @@ def test_admin_page_refused_to_annotator_shown_to_admin(page_db: str) -> None:
     assert "pilot (открыто): закончили 0 из 1 исполнителей" in bars
     assert len(at.dataframe) == 2  # the interim SSA table, annotators
     assert "secret-model-name" in str(at.dataframe[0].value)
+    assert "model_accuracy" not in at.dataframe[1].value.columns  # reads every label: on demand
+    at = at.toggle(key="estimate").set_value(True).run()
+    assert "model_accuracy" in at.dataframe[1].value.columns
 
 
 def test_english_switch(page_db: str) -> None:

@@ -275,11 +275,16 @@ def test_export_to_a_missing_folder_is_one_line(run_cli, project: Path) -> None:
 
 def test_interim_table_is_the_reports_ssa_without_the_rest(run_cli, project: Path) -> None:
     """The admin page's interim numbers are the report's SSA and score interval, item counts
-    included, computed without the bootstrap, comparisons and agreement."""
+    included, computed without the bootstrap, comparisons and agreement: a flagged rater's
+    labels left out, an item short of k labels left out."""
     from evaltool.reporting.aggregate import interim
 
-    write_jsonl(project / "labels.jsonl", label_rows())
+    rows = [r for r in label_rows() if (r["context_id"], r["annotator"]) != ("c4", "r2")]
+    wrong = {"system": "medium", "annotator": "r3", "sensible": False, "specific": False}
+    rows += [{**wrong, "context_id": f"c{i}"} for i in range(3)]
+    write_jsonl(project / "labels.jsonl", rows)
     run_cli("labels", "import", "labels.jsonl")
+    assert run_cli("annotators", "flag", "r3").exit_code == 0
     assert run_cli("report", "--resamples", "1000").exit_code == 0
     rep = json.loads((project / "reports" / "val" / "report.json").read_text())
     fast = interim(db.make_engine(f"sqlite:///{project / 'evaltool.db'}"))

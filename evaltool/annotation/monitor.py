@@ -1,20 +1,22 @@
 """What the admin page shows, read from the database: progress per system and per study, the
-pace of the last hour, and the labels with each gold answer checked. The statistics over them
-(agreement with the others, pace per rater) are ``reporting.agreement.annotator_table``."""
+pace of the last hour, and what each rater's numbers are made from, counted in the database so
+that it costs the same at any campaign size. The statistics over them (agreement with the
+others, pace per rater) are ``reporting.agreement.annotator_table``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Integer, Select, func, select
 
 from evaltool.annotation.gold import is_correct
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame
 from evaltool.storage.project import load_settings
-from evaltool.storage.schema import Annotator, Label, Study, utcnow
+from evaltool.storage.schema import Annotator, GoldItem, Label, Response, Study, utcnow
 from evaltool.storage.status import labels_by_system
 
 RECENT = timedelta(hours=1)  # the pace an ETA is read from
@@ -84,3 +86,57 @@ def checked_labels(engine: Engine) -> pd.DataFrame:
             g["sensible"], g["specific"], g["gold_sensible"], g["gold_specific"]
         )
     return labels
+
+
+@dataclass(frozen=True)
+class RaterCounts:
+    """What the rater table is made from, with the labels counted in the database.
+
+    ``answers``: annotator_id, sensible, item_yes, item_n, count, first, last: how often (and
+    from when to when) a rater answered so on items where ``item_yes`` of ``item_n`` labels,
+    theirs included, said sensible. ``seconds``: annotator_id, seconds, one row a label (a
+    median needs them all). ``gold``: annotator_id, correct, one row a gold answer.
+    """
+
+    people: pd.DataFrame
+    answers: pd.DataFrame
+    seconds: pd.DataFrame
+    gold: pd.DataFrame
+
+
+def rater_counts(engine: Engine) -> RaterCounts:
+    """Every rater's labels counted by the database (a few thousand rows at any size)."""
+
+    def ranked(query: Select) -> Select:  # labels of rank-0 responses, as ``label_frame``
+        return query.join(Response, Response.id == Label.response_id).where(Response.rank == 0)
+
+    yes = func.sum(Label.sensible.cast(Integer)).label("yes")
+    items = ranked(select(Label.response_id, yes, func.count().label("n")))
+    items = items.group_by(Label.response_id).subquery("items")
+    i = items.c
+    when = (func.count(), func.min(Label.created_at), func.max(Label.created_at))
+    answers = select(Label.annotator_id, Label.sensible, i.yes, i.n, *when)
+    answers = answers.join(items, i.response_id == Label.response_id)
+    gold = select(Label.annotator_id, Label.sensible, Label.specific, GoldItem.expected_sensible)
+    gold = ranked(gold.add_columns(GoldItem.expected_specific))
+    with session_scope(engine, readonly=True) as s:
+        got = {
+            "answers": s.execute(answers.group_by(Label.annotator_id, Label.sensible, i.yes, i.n)),
+            "seconds": s.execute(ranked(select(Label.annotator_id, Label.seconds))),
+            "gold": s.execute(gold.join(GoldItem, GoldItem.response_id == Label.response_id)),
+        }
+        got = {name: rows.all() for name, rows in got.items()}
+    columns = ["annotator_id", "sensible", "item_yes", "item_n", "count", "first", "last"]
+    answers = pd.DataFrame(got["answers"], columns=columns)
+    for col in ("first", "last"):
+        answers[col] = pd.to_datetime(answers[col])
+    who, took = zip(*got["seconds"], strict=True) if got["seconds"] else ((), ())
+    seconds = pd.DataFrame({"annotator_id": np.array(who, int), "seconds": np.array(took, float)})
+    gold = pd.DataFrame(got["gold"], columns=["annotator_id", "s", "p", "gold_s", "gold_p"])
+    gold["correct"] = is_correct(gold["s"], gold["p"], gold["gold_s"], gold["gold_p"])
+    return RaterCounts(
+        people(engine),
+        answers,
+        seconds,
+        gold[["annotator_id", "correct"]],
+    )

@@ -95,5 +95,5 @@ def study_workers(name: str, fmt: str, out: str | None, db_url: str | None) -> N
     from evaltool.storage import db, exports
 
     engine = db.connect(db_url)
-    raters = annotator_table(monitor.checked_labels(engine), monitor.people(engine))
+    raters = annotator_table(**vars(monitor.rater_counts(engine)))
     exports.write_frame(workers_frame(engine, name, raters), fmt, out)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from evaltool import __version__
 from evaltool.catalog import REFERENCE_PAIR
@@ -20,7 +21,7 @@ from evaltool.reporting import agreement, ratermodels, stats, tables, votes
 from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
-from evaltool.storage.labels import label_frame
+from evaltool.storage.labels import ITEM_COUNTS, item_counts, label_frame
 from evaltool.storage.project import load_settings
 from evaltool.storage.schema import Context, Response, System
 from evaltool.storage.status import skips
@@ -79,25 +80,30 @@ def load(engine: Engine, dataset: str | None) -> Loaded:
         ds = resolve_dataset(s, dataset)
         project = load_settings(s)
         labels = label_frame(s, ds.id)
-        measured = perplexities(s, ds.id)
         skipped = skips(s, ds.id)
-        systems = s.execute(
-            select(System.id, System.name, System.kind, System.settings).where(
-                System.id.in_(
-                    select(Response.system_id)
-                    .join(Context, Context.id == Response.context_id)
-                    .where(Context.dataset_id == ds.id, Response.rank == 0)
-                )
+        systems = _systems(s, ds.id)
+    return Loaded(ds.name, labels, systems, project.overlap, project.adaptive, skipped)
+
+
+def _systems(s: Session, dataset_id: int) -> pd.DataFrame:
+    """The dataset's systems in the report's order, with decoding and perplexity."""
+    measured = perplexities(s, dataset_id)
+    systems = s.execute(
+        select(System.id, System.name, System.kind, System.settings).where(
+            System.id.in_(
+                select(Response.system_id)
+                .join(Context, Context.id == Response.context_id)
+                .where(Context.dataset_id == dataset_id, Response.rank == 0)
             )
-        ).all()
-    sys_frame = pd.DataFrame(
+        )
+    ).all()
+    frame = pd.DataFrame(
         [(sid, name, kind, (conf or {}).get("decoding")) for sid, name, kind, conf in systems],
         columns=["system_id", "name", "kind", "decoding"],
     )
-    sys_frame["perplexity"] = sys_frame["system_id"].map(measured)
-    sys_frame["order"] = sys_frame["kind"].map(KIND_ORDER)
-    sys_frame = sys_frame.sort_values(["order", "name"]).reset_index(drop=True)
-    return Loaded(ds.name, labels, sys_frame, project.overlap, project.adaptive, skipped)
+    frame["perplexity"] = frame["system_id"].map(measured)
+    frame["order"] = frame["kind"].map(KIND_ORDER)
+    return frame.sort_values(["order", "name"]).reset_index(drop=True)
 
 
 def load_labels(engine: Engine, dataset: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame, int]:
@@ -117,17 +123,7 @@ def items_frame(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
 def aggregate_items(labels: pd.DataFrame) -> pd.DataFrame:
     """One row per item (system, context): label counts and majority votes."""
     if labels.empty:
-        cols = [
-            "system_id",
-            "context_id",
-            "context",
-            "labels",
-            "n_sensible",
-            "n_specific",
-            "sensible",
-            "specific",
-        ]
-        return pd.DataFrame(columns=cols)
+        return vote_items(pd.DataFrame(columns=ITEM_COUNTS))
     items = (
         labels.groupby(["system_id", "context_id", "context"], sort=True)
         .agg(
@@ -137,9 +133,18 @@ def aggregate_items(labels: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    items["sensible"], items["specific"] = votes.item_votes(
-        items["n_sensible"].to_numpy(), items["n_specific"].to_numpy(), items["labels"].to_numpy()
-    )
+    return vote_items(items)
+
+
+def vote_items(items: pd.DataFrame) -> pd.DataFrame:
+    """Item counts (``storage.labels.ITEM_COUNTS``) with the majority votes added."""
+    items = items.assign(sensible=pd.Series(dtype=bool), specific=pd.Series(dtype=bool))
+    if len(items):
+        items["sensible"], items["specific"] = votes.item_votes(
+            items["n_sensible"].to_numpy(),
+            items["n_specific"].to_numpy(),
+            items["labels"].to_numpy(),
+        )
     return items
 
 
@@ -198,14 +203,17 @@ def _adaptive(majority: pd.DataFrame, early: pd.Series, k: int) -> dict[str, Any
 
 def interim(engine: Engine, dataset: str | None = None) -> list[dict[str, Any]]:
     """Each system's items counted so far and its SSA with the report's score interval: the
-    admin page's interim table, without the full report's bootstrap, comparisons and
-    agreement (the slow parts at 100,000 items)."""
-    got = load(engine, dataset)
-    majority = aggregate_items(got.labels[~got.labels["flagged"]])
-    complete, early = _included(majority, got.overlap, got.overlap, got.adaptive)
+    admin page's interim table, from counts the database makes, without the full report's
+    bootstrap, comparisons and agreement (the slow parts at 100,000 items)."""
+    with session_scope(engine, readonly=True) as s:
+        ds = resolve_dataset(s, dataset)
+        project = load_settings(s)
+        majority = vote_items(item_counts(s, ds.id))
+        systems = _systems(s, ds.id)
+    complete, early = _included(majority, project.overlap, project.overlap, project.adaptive)
     items, settings = majority[complete | early], ReportSettings()
     rows = []
-    for row in got.systems.itertuples():
+    for row in systems.itertuples():
         counted = int((items["system_id"] == row.system_id).sum())
         ssa = (
             tables.system_metrics(items, row.system_id, None, settings)["ssa"] if counted else None

@@ -187,39 +187,37 @@ def notes(agreement: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
-def annotator_table(labels: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+def annotator_table(
+    people: pd.DataFrame, answers: pd.DataFrame, seconds: pd.DataFrame, gold: pd.DataFrame
+) -> pd.DataFrame:
     """Per annotator: labels, labels per hour, median seconds, gold accuracy, agreement.
 
-    ``labels`` has one row a label with ``correct`` set on gold items; agreement with the
-    majority compares each sensible answer with the majority of the other raters of the same
-    item (items with at least 2 others and no tie).
+    The inputs are counts (``annotation.monitor.RaterCounts``), so the table costs the same at
+    any campaign size. Agreement compares each sensible answer with the majority of the other
+    raters of the same item (items with at least 2 others and no tie).
     """
-    counts = ["labels", "gold_answered"]
-    if labels.empty:
-        out = people.copy()
-        for col in ("labels", "per_hour", "median_seconds", "gold_answered", "gold_accuracy"):
-            out[col] = 0 if col in counts else None
-        out["agreement"] = None
-        return out.drop(columns="annotator_id")
-    per_item = labels.groupby("response_id")["sensible"].agg(["sum", "size"])
-    joined = labels.join(per_item, on="response_id")
-    others_yes = joined["sum"] - joined["sensible"].astype(int)
-    others = joined["size"] - 1
-    tie = 2 * others_yes == others
-    joined["agrees"] = majority(others_yes, others) == joined["sensible"]
-    gold = joined[joined["correct"].notna()]
-    g = joined.groupby("annotator_id")
-    span_h = (g["created_at"].max() - g["created_at"].min()).dt.total_seconds() / 3600
+    others_yes = answers["item_yes"] - answers["sensible"].astype(int)
+    others = answers["item_n"] - 1
+    judged = answers[(others >= 2) & (2 * others_yes != others)]
+    agrees = majority(others_yes[judged.index], others[judged.index]) == judged["sensible"]
+    weight = judged["count"].groupby(judged["annotator_id"])
+    g = answers.groupby("annotator_id").agg(
+        labels=("count", "sum"), first=("first", "min"), last=("last", "max")
+    )
+    span_h = (g["last"] - g["first"]).dt.total_seconds() / 3600
+    by_gold = gold.groupby("annotator_id")["correct"]
     stats = pd.DataFrame(
         {
-            "labels": g.size(),
-            "per_hour": (g.size() / span_h.clip(lower=1 / 60)).round(1),
-            "median_seconds": g["seconds"].median().round(1),
-            "agreement": joined[(others >= 2) & ~tie].groupby("annotator_id")["agrees"].mean(),
-            "gold_answered": gold.groupby("annotator_id").size(),
-            "gold_accuracy": gold.groupby("annotator_id")["correct"].mean().astype(float).round(3),
+            "labels": g["labels"],
+            "per_hour": (g["labels"] / span_h.clip(lower=1 / 60)).round(1),
+            "median_seconds": seconds.groupby("annotator_id")["seconds"].median().round(1),
+            "agreement": (judged["count"] * agrees).groupby(judged["annotator_id"]).sum()
+            / weight.sum(),
+            "gold_answered": by_gold.size(),
+            "gold_accuracy": by_gold.mean().astype(float).round(3),
         }
     )
     stats["agreement"] = stats["agreement"].astype(float).round(3)
+    counts = ["labels", "gold_answered"]
     out = people.join(stats, on="annotator_id").fillna({c: 0 for c in counts})
     return out.astype({c: int for c in counts}).drop(columns="annotator_id")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
@@ -27,6 +27,8 @@ from evaltool.storage.schema import (
     check_name,
 )
 from evaltool.storage.systems import SystemSpec, register
+
+INSERT_CHUNK = 20_000  # labels per INSERT: memory stays bounded at any file size
 
 
 @dataclass(frozen=True)
@@ -162,23 +164,25 @@ def _store_labels(s: Session, path: Path, parsed: ParsedLabels) -> int:
         s.add(row)
         s.flush()
         annotators[name] = row.id
-    stored = {(lab.response_id, lab.annotator_id): lab for lab in s.scalars(select(Label))}
+    have = select(Label.response_id, Label.annotator_id, Label.sensible, Label.specific)
+    stored = {(r, a): (sensible, specific) for r, a, sensible, specific in s.execute(have)}
     new = []
     for (response, name), (line, sensible, specific) in parsed.items():
         old = stored.get((response, annotators[name]))
         if old is None:
             new.append(
-                Label(
-                    response_id=response,
-                    annotator_id=annotators[name],
-                    sensible=sensible,
-                    specific=specific,
-                    source="import",
-                )
+                {
+                    "response_id": response,
+                    "annotator_id": annotators[name],
+                    "sensible": sensible,
+                    "specific": specific,
+                    "source": "import",
+                }
             )
-        elif (old.sensible, old.specific) != (sensible, specific):
+        elif old != (sensible, specific):
             raise UserError(
                 f"{path}:{line}: annotator {name!r} already has a different label for this item"
             )
-    s.add_all(new)
+    for start in range(0, len(new), INSERT_CHUNK):
+        s.execute(insert(Label), new[start : start + INSERT_CHUNK])
     return len(new)

@@ -7,7 +7,7 @@ on which context and system, how long it took, and the gold answers where the it
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
 from evaltool.storage.schema import Annotator, Context, GoldItem, Label, Response, System
@@ -67,3 +67,31 @@ def label_frame(session: Session, dataset_id: int | None = None) -> pd.DataFrame
     for col in ("sensible", "specific", "flagged"):
         frame[col] = frame[col].astype(bool)
     return frame
+
+
+ITEM_COUNTS = ["system_id", "context_id", "context", "labels", "n_sensible", "n_specific"]
+
+
+def item_counts(session: Session, dataset_id: int | None = None) -> pd.DataFrame:
+    """Per rank-0 response with labels from raters who are not flagged: how many labels, and
+    how many said sensible and specific; counted by the database, ordered like
+    ``label_frame(...).groupby(["system_id", "context_id", "context"])``."""
+    query = (
+        select(
+            Response.system_id,
+            Context.id,
+            Context.external_id,
+            func.count(Label.id),
+            func.sum(Label.sensible.cast(Integer)),
+            func.sum(Label.specific.cast(Integer)),
+        )
+        .join(Response, Response.id == Label.response_id)
+        .join(Context, Context.id == Response.context_id)
+        .join(Annotator, Annotator.id == Label.annotator_id)
+        .where(Response.rank == 0, Annotator.flagged.is_(False))
+        .group_by(Response.system_id, Context.id, Context.external_id)
+        .order_by(Response.system_id, Context.id, Context.external_id)
+    )
+    if dataset_id is not None:
+        query = query.where(Context.dataset_id == dataset_id)
+    return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=ITEM_COUNTS)
