@@ -5,8 +5,12 @@ rater table are cached for a minute."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from annotate_app.texts import ADMIN
 from evaltool.annotation import monitor
@@ -75,10 +79,9 @@ def interim_rows(database: str, _engine) -> list[dict[str, object]] | str:  # ty
     ]
 
 
-def _interim(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _interim(rows: list[dict[str, object]] | str, a: dict[str, str]) -> None:
     st.subheader(a["interim"])
     st.caption(a["interim_note"])
-    rows = interim_rows(db.shown(engine), engine)
     if isinstance(rows, str):
         st.info(rows)
         return
@@ -108,9 +111,8 @@ def model_accuracy(database: str, _engine) -> dict[str, float]:  # type: ignore[
     return {names[i]: float(v) for i, v in by_id.items() if i in names}
 
 
-def _raters(engine, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _raters(engine, people: pd.DataFrame, a: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     st.subheader(a["annotators"])
-    people = rater_rows(db.shown(engine), engine)
     if st.toggle(a["estimate"], key="estimate"):
         people["model_accuracy"] = people["name"].map(model_accuracy(db.shown(engine), engine))
     look = (people["median_seconds"].fillna(99) < TOO_FAST_SECONDS) | people["flagged"]
@@ -166,11 +168,30 @@ def admin(lang: str) -> None:
         st.session_state.pop("page", None)
         st.query_params.pop("page", None)
         st.rerun()
+    side_by_side = ThreadPoolExecutor(2)
+    ctx = get_script_run_ctx()
+    interim, raters = (
+        side_by_side.submit(_with(ctx, table), db.shown(engine), engine)
+        for table in (interim_rows, rater_rows)
+    )
     _progress(engine, a)
-    _interim(engine, a)
-    _raters(engine, a)
+    _interim(interim.result(), a)
+    _raters(engine, raters.result(), a)
+    side_by_side.shutdown()
     _create(engine, a)
     st.download_button(a["download"], _labels_csv, "labels.csv", "text/csv", key="dl")
+
+
+def _with(ctx, table):  # type: ignore[no-untyped-def]
+    """``table`` run in a worker thread as part of this page's run (Streamlit's cache needs
+    the run's context): the interim and rater tables each read every label, and the database
+    reads them side by side while the page draws the progress bars."""
+
+    def run(*args):  # type: ignore[no-untyped-def]
+        add_script_run_ctx(threading.current_thread(), ctx)
+        return table(*args)
+
+    return run
 
 
 def _labels_csv() -> str:

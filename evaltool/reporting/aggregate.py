@@ -123,7 +123,7 @@ def items_frame(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
 def aggregate_items(labels: pd.DataFrame) -> pd.DataFrame:
     """One row per item (system, context): label counts and majority votes."""
     if labels.empty:
-        return vote_items(pd.DataFrame(columns=ITEM_COUNTS))
+        return vote_items(pd.DataFrame(columns=[*ITEM_COUNTS[:2], "context", *ITEM_COUNTS[2:]]))
     items = (
         labels.groupby(["system_id", "context_id", "context"], sort=True)
         .agg(

@@ -210,7 +210,7 @@ def annotator_table(
         {
             "labels": g["labels"],
             "per_hour": (g["labels"] / span_h.clip(lower=1 / 60)).round(1),
-            "median_seconds": seconds.groupby("annotator_id")["seconds"].median().round(1),
+            "median_seconds": seconds.set_index("annotator_id")["median_seconds"].round(1),
             "agreement": (judged["count"] * agrees).groupby(judged["annotator_id"]).sum()
             / weight.sum(),
             "gold_answered": by_gold.size(),

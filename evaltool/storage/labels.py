@@ -6,6 +6,7 @@ on which context and system, how long it took, and the gold answers where the it
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
@@ -69,29 +70,38 @@ def label_frame(session: Session, dataset_id: int | None = None) -> pd.DataFrame
     return frame
 
 
-ITEM_COUNTS = ["system_id", "context_id", "context", "labels", "n_sensible", "n_specific"]
+ITEM_COUNTS = ["system_id", "context_id", "labels", "n_sensible", "n_specific"]
 
 
 def item_counts(session: Session, dataset_id: int | None = None) -> pd.DataFrame:
     """Per rank-0 response with labels from raters who are not flagged: how many labels, and
-    how many said sensible and specific; counted by the database, ordered like
-    ``label_frame(...).groupby(["system_id", "context_id", "context"])``."""
-    query = (
+    how many said sensible and specific; counted by the database, one row an item."""
+    per_item = (
         select(
-            Response.system_id,
-            Context.id,
-            Context.external_id,
-            func.count(Label.id),
-            func.sum(Label.sensible.cast(Integer)),
-            func.sum(Label.specific.cast(Integer)),
+            Label.response_id,
+            func.count().label("n"),
+            func.sum(Label.sensible.cast(Integer)).label("s"),
+            func.sum(Label.specific.cast(Integer)).label("p"),
         )
-        .join(Response, Response.id == Label.response_id)
-        .join(Context, Context.id == Response.context_id)
         .join(Annotator, Annotator.id == Label.annotator_id)
-        .where(Response.rank == 0, Annotator.flagged.is_(False))
-        .group_by(Response.system_id, Context.id, Context.external_id)
-        .order_by(Response.system_id, Context.id, Context.external_id)
+        .where(Annotator.flagged.is_(False))
+        .group_by(Label.response_id)
+        .subquery()
+    )
+    query = (
+        select(Response.system_id, Response.context_id, per_item.c.n, per_item.c.s, per_item.c.p)
+        .select_from(per_item)
+        .join(Response, Response.id == per_item.c.response_id)
+        .where(Response.rank == 0)
     )
     if dataset_id is not None:
-        query = query.where(Context.dataset_id == dataset_id)
-    return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=ITEM_COUNTS)
+        in_dataset = select(Context.id).where(Context.dataset_id == dataset_id)
+        query = query.where(Response.context_id.in_(in_dataset))
+    rows = session.execute(query).all()
+    columns = zip(*rows, strict=True) if rows else [()] * len(ITEM_COUNTS)
+    return pd.DataFrame(
+        {
+            name: np.array(values, dtype=np.int64)
+            for name, values in zip(ITEM_COUNTS, columns, strict=True)
+        }
+    )

@@ -224,6 +224,7 @@ class Label(Base):
     __table_args__ = (
         UniqueConstraint("response_id", "annotator_id"),
         CheckConstraint("sensible OR NOT specific", name="specific_needs_sensible"),
+        Index("ix_labels_annotator_seconds", "annotator_id", "seconds"),  # medians per rater
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))

@@ -1,4 +1,5 @@
-"""pool items: an open flag and a random draw key per item; lapsed leases found by index
+"""pool items: an open flag and a random draw key per item; lapsed leases found by index;
+labels indexed by rater and seconds (the admin page's medians)
 
 Revision ID: 0005
 Revises: 0004
@@ -52,6 +53,7 @@ def upgrade() -> None:
     with op.batch_alter_table("assignments") as batch:
         batch.drop_index("ix_assignments_expires_at")
         batch.create_index("ix_assignments_state_expires_at", ["state", "expires_at"])
+    op.create_index("ix_labels_annotator_seconds", "labels", ["annotator_id", "seconds"])
     _backfill(pool)
 
 
@@ -78,6 +80,7 @@ def _backfill(pool: sa.Table) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_labels_annotator_seconds", table_name="labels")
     with op.batch_alter_table("assignments") as batch:
         batch.drop_index("ix_assignments_state_expires_at")
         batch.create_index("ix_assignments_expires_at", ["expires_at"])
