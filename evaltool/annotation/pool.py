@@ -33,6 +33,8 @@ from evaltool.storage.schema import (
     DRAW_KEYS,
     Annotator,
     Assignment,
+    Chat,
+    ChatTurn,
     GoldItem,
     Label,
     PoolItem,
@@ -86,11 +88,14 @@ def gold_item(s: Session, response_id: int) -> GoldItem | None:
 
 
 def seen_by(annotator_id: int):  # type: ignore[no-untyped-def]
-    """Every item the rater has met in any way: leased, labelled, skipped or trained on."""
+    """Every item the rater has met in any way: leased, labelled, skipped, trained on, or
+    said by a bot in a chat they had (nobody labels their own chat)."""
+    chatted = select(ChatTurn.response_id).join(Chat, Chat.id == ChatTurn.chat_id)
     return union(
         select(Assignment.response_id).where(Assignment.annotator_id == annotator_id),
         select(Label.response_id).where(Label.annotator_id == annotator_id),
         select(TrainingAnswer.response_id).where(TrainingAnswer.annotator_id == annotator_id),
+        chatted.where(Chat.annotator_id == annotator_id, ChatTurn.response_id.is_not(None)),
     )
 
 

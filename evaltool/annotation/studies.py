@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from evaltool.annotation.accounts import TOKEN_BYTES, hash_token
 from evaltool.errors import UserError
+from evaltool.storage.chats import get_campaign
 from evaltool.storage.db import as_engine, created_once, session_scope
 from evaltool.storage.schema import (
     Annotator,
@@ -89,8 +90,10 @@ def create_study(
     qualification: int = 0,
     pass_mark: float = 0.8,
     max_workers: int | None = None,
+    chat: str | None = None,
 ) -> Study:
-    """Register a study; its link is ``study_link``."""
+    """Register a study; its link is ``study_link``. With ``chat`` (a chat campaign) its
+    workers chat, ``items_per_worker`` chats each, instead of labelling."""
     name = check_name("study", name)
     checks = [
         ("platform", platform in PLATFORMS, f"use {', '.join(PLATFORMS)}"),
@@ -99,6 +102,8 @@ def create_study(
         ("qualification", qualification >= 0, "must be 0 or more"),
         ("pass_mark", 0 <= pass_mark <= 1, "must be between 0 and 1"),
         ("max_workers", max_workers is None or max_workers >= 1, "must be 1 or more"),
+        ("gold_per_worker", not chat or gold_per_worker == 0, "a chat study has no gold"),
+        ("qualification", not chat or qualification == 0, "a chat study has no training"),
     ]
     for field, ok, message in checks:
         if not ok:
@@ -115,6 +120,7 @@ def create_study(
             pass_mark=pass_mark,
             max_workers=max_workers,
             secret=secrets.token_hex(32),
+            chat_campaign_id=get_campaign(s, chat).id if chat else None,
         )
         s.add(study)
         s.flush()

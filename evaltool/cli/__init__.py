@@ -15,6 +15,7 @@ from evaltool import __version__
 from evaltool.cli import (
     annotate,
     annotators,
+    chat,
     data,
     database,
     demo,
@@ -94,6 +95,7 @@ for command in (
     annotators.annotators,
     annotators.gold,
     study.study,
+    chat.chat,
     annotate.annotate,
     report.report,
     plan.plan,

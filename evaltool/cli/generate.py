@@ -84,6 +84,77 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+_MODEL_OPTIONS = [
+    click.option("--revision", default=None, help="Hub revision (branch, tag or commit)."),
+    click.option(
+        "--context-turns",
+        type=int,
+        default=3,
+        show_default=True,
+        help="Turns of context in the prompt.",
+    ),
+    click.option(
+        "--batch-size", type=int, default=None, help="Contexts per batch (default: auto)."
+    ),
+    click.option(
+        "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
+    ),
+    click.option(
+        "--dtype",
+        default="auto",
+        show_default=True,
+        help="auto (fp32 on CPU, bf16/fp16 on GPU), fp32, fp16 or bf16.",
+    ),
+    click.option(
+        "--decoder",
+        "--engine",
+        "decoder",
+        default="auto",
+        show_default=True,
+        help="auto (evaltool's fast loop for GPT-2, else transformers' generate), fast or hf. "
+        "(--engine is the old name.)",
+    ),
+    click.option(
+        "--decoding",
+        type=click.Choice(DECODING_RULES),
+        default="card",
+        show_default=True,
+        help="Beam-sampling rule: the model card's (transformers 4.25.1, three independent "
+        "searches) or the locked transformers release's (one search, its best three). "
+        "docs/protocol.md.",
+    ),
+    click.option(
+        "--seed",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Seed for sampling; each context draws from its own stream, so replies do not "
+        "depend on the batch.",
+    ),
+    click.option(
+        "--prompt-format",
+        type=click.Choice(FORMAT_NAMES),
+        default="auto",
+        show_default=True,
+        help="How turns become the prompt. auto: chat-template for a tokenizer with a chat "
+        "template (and for --endpoint), rudialogpt for the ruDialoGPT vocabulary, else plain.",
+    ),
+    click.option(
+        "--system-prompt",
+        default=None,
+        metavar="TEXT",
+        help="A system message (chat-template) or first line (plain); stored with the system.",
+    ),
+]
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Flags for how a model is loaded and prompted (``generate`` and ``chat create``)."""
+    for option in reversed(_MODEL_OPTIONS):
+        func = option(func)
+    return func
+
+
 @click.command()
 @click.option(
     "--model",
@@ -94,63 +165,9 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     "small+medium).",
 )
 @click.option("--system", default=None, help="System name (default: the model's short name).")
-@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @dataset_option
 @click.option("--limit", type=int, default=None, help="Only the first N contexts of the dataset.")
-@click.option(
-    "--context-turns",
-    type=int,
-    default=3,
-    show_default=True,
-    help="Turns of context in the prompt.",
-)
-@click.option("--batch-size", type=int, default=None, help="Contexts per batch (default: auto).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (fp32 on CPU, bf16/fp16 on GPU), fp32, fp16 or bf16.",
-)
-@click.option(
-    "--decoder",
-    "--engine",
-    "decoder",
-    default="auto",
-    show_default=True,
-    help="auto (evaltool's fast loop for GPT-2, else transformers' generate), fast or hf. "
-    "(--engine is the old name.)",
-)
-@click.option(
-    "--decoding",
-    type=click.Choice(DECODING_RULES),
-    default="card",
-    show_default=True,
-    help="Beam-sampling rule: the model card's (transformers 4.25.1, three independent searches) "
-    "or the locked transformers release's (one search, its best three). docs/protocol.md.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed for sampling; each context draws from its own stream, so replies do not "
-    "depend on the batch.",
-)
-@click.option(
-    "--prompt-format",
-    type=click.Choice(FORMAT_NAMES),
-    default="auto",
-    show_default=True,
-    help="How turns become the prompt. auto: chat-template for a tokenizer with a chat template "
-    "(and for --endpoint), rudialogpt for the ruDialoGPT vocabulary, else plain.",
-)
-@click.option(
-    "--system-prompt",
-    default=None,
-    metavar="TEXT",
-    help="A system message (chat-template) or first line (plain); stored with the system.",
-)
+@model_options
 @served_options
 @decoding_options
 @db_option
@@ -170,7 +187,6 @@ def generate(
     Example: evaltool generate --model tinkoff-ai/ruDialoGPT-small --model baseline:generic
     """
     from evaltool.generation import backends, loop
-    from evaltool.generation.settings import GenerationSettings
     from evaltool.storage import db
 
     chosen = models or DEFAULT_MODELS
@@ -178,11 +194,7 @@ def generate(
     _check_counts(
         batch_size=options["batch_size"], limit=limit, context_turns=options["context_turns"]
     )
-    changes = {f: options.pop(f) for f in _SETTINGS if options.get(f) is not None}
-    changes["decoding"] = options["decoding"]
-    if do_sample is not None:
-        changes["do_sample"] = do_sample
-    options["settings"] = GenerationSettings(**changes)
+    options["settings"] = decoding_settings(options, do_sample)
     run_options = loop.RunOptions(dataset, system, limit, options["seed"])
     engine_db = db.connect(db_url)
     for model in chosen:
@@ -198,6 +210,17 @@ def generate(
 
 
 _SETTINGS = [dest for _, _, dest, _ in _DECODING]
+
+
+def decoding_settings(options: dict[str, Any], do_sample: bool | None) -> Any:
+    """The ``GenerationSettings`` the decoding flags ask for (taken out of ``options``)."""
+    from evaltool.generation.settings import GenerationSettings
+
+    changes = {f: options.pop(f) for f in _SETTINGS if options.get(f) is not None}
+    changes["decoding"] = options["decoding"]
+    if do_sample is not None:
+        changes["do_sample"] = do_sample
+    return GenerationSettings(**changes)
 
 
 def closing_line(summary: Any, how: str) -> str:

@@ -32,6 +32,12 @@ def study() -> None:
 )
 @click.option("--pass-mark", type=float, default=0.8, show_default=True, help="Share right.")
 @click.option("--max-workers", type=int, default=None, help="Close the study after this many.")
+@click.option(
+    "--chat",
+    default=None,
+    metavar="CAMPAIGN",
+    help="Workers chat with a chat campaign's bots (--items-per-worker chats each) instead.",
+)
 @link_options
 @db_option
 def study_create(
@@ -42,6 +48,7 @@ def study_create(
     qualification: int,
     pass_mark: float,
     max_workers: int | None,
+    chat: str | None,
     host: str,
     port: int,
     db_url: str | None,
@@ -59,6 +66,7 @@ def study_create(
         qualification,
         pass_mark,
         max_workers,
+        chat,
     )
     click.echo(study_link(created, host, port))
 

@@ -1,0 +1,152 @@
+"""Meena's interactive mode, the bots' side: making a campaign's bots and answering its pending
+turns in processes apart from the page (which never imports torch).
+
+A bot is kept as a spec (model, endpoint, options) so that any process can make it again; it is
+registered as a system the way ``generate`` registers one, and a bot process checks that what
+it loaded is what was registered. ``serve`` leases pending turns (``storage.chats.claim``),
+answers each through the responder's own prompt format, and stores every candidate; a turn
+whose process dies is taken again when its lease ends, and a reply is stored once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from evaltool.errors import UserError
+from evaltool.generation import backends
+from evaltool.generation.responder import Responder
+from evaltool.generation.settings import GenerationSettings, context_key
+from evaltool.storage import chats
+from evaltool.storage.db import session_scope
+from evaltool.storage.schema import ChatBot, System
+from evaltool.storage.systems import SystemSpec, find_system, register
+
+LEASE = timedelta(minutes=2)  # a turn not answered in this time goes to another process
+CHAT_TEMPLATE = "chat-template"
+
+
+@dataclass
+class Served:
+    """What a bot process did: turns answered, and lost to another process's answer."""
+
+    answered: int = 0
+    lost: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+
+def bot_spec(model: str, endpoint: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    """What a process needs to make this bot again, as JSON (settings as a plain dict)."""
+    plain = {k: v for k, v in options.items() if k not in ("settings", "endpoint")}
+    return {
+        "model": model,
+        "endpoint": endpoint,
+        "options": plain,
+        "settings": asdict(options.get("settings") or GenerationSettings()),
+    }
+
+
+def make_bot(spec: dict[str, Any], **overrides: Any) -> Responder:
+    """The responder a spec describes (``overrides``: device and the like for this process)."""
+    options = {**spec["options"], **{k: v for k, v in overrides.items() if v is not None}}
+    options["settings"] = GenerationSettings(**spec["settings"])
+    return backends.make_responder(spec["model"], spec["endpoint"], **options)
+
+
+def _spec_of(responder: Responder, name: str, seed: int) -> SystemSpec:
+    me = responder.identity
+    settings = {**me.settings, "seed": seed}
+    return SystemSpec(name, me.kind, me.model, me.revision, settings, me.provenance, me.binding)
+
+
+def prepared(spec: dict[str, Any], **overrides: Any) -> Responder:
+    """The bot loaded and checked. A chat-template bot left at the default of 3 context turns
+    sees the whole chat instead (within its window), as a chat model does."""
+    bot = make_bot(spec, **overrides)
+    bot.prepare([], [])
+    chat_model = bot.identity.settings.get("prompt_format") == CHAT_TEMPLATE
+    if chat_model and spec["options"].get("context_turns") == 3:
+        spec["options"]["context_turns"] = 0
+        bot.close()
+        bot = make_bot(spec, **overrides)
+        bot.prepare([], [])
+    return bot
+
+
+def register_bots(
+    engine: Engine, specs: list[dict[str, Any]], names: list[str | None], seed: int
+) -> list[int]:
+    """Load every bot (nothing is stored unless all load), then register each as a system;
+    returns their system ids."""
+    loaded = [prepared(spec) for spec in specs]
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    with session_scope(engine) as s:
+        ids = []
+        for bot, name in zip(loaded, names, strict=True):
+            log = {**bot.run_log(), "started": started, "chat": True}
+            ids.append(register(s, _spec_of(bot, name or bot.name, seed), log).id)
+    for bot in loaded:
+        bot.close()
+    return ids
+
+
+def load_campaign_bots(engine: Engine, campaign: str, **overrides: Any) -> dict[int, Responder]:
+    """Every bot of the campaign, loaded in this process and checked against its system."""
+    with session_scope(engine, readonly=True) as s:
+        camp = chats.get_campaign(s, campaign)
+        rows = s.execute(
+            select(ChatBot.system_id, ChatBot.spec, System.name, System.settings)
+            .join(System, System.id == ChatBot.system_id)
+            .where(ChatBot.campaign_id == camp.id)
+        ).all()
+    bots = {}
+    for system_id, spec, name, settings in rows:
+        bot = prepared(spec, **overrides)
+        with session_scope(engine, readonly=True) as s:
+            find_system(s, _spec_of(bot, name, settings.get("seed", 0)))
+        bots[system_id] = bot
+    if not bots:
+        raise UserError(f"chat campaign {campaign!r} has no bots")
+    return bots
+
+
+def serve(
+    engine: Engine,
+    campaign: str,
+    bots: dict[int, Responder],
+    *,
+    seed: int = 0,
+    lease: timedelta = LEASE,
+    poll: float = 0.1,
+    stop: Callable[[Served], bool] | None = None,
+    worker: str | None = None,
+) -> Served:
+    """Answer the campaign's pending turns until ``stop`` says so (or forever)."""
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    done = Served()
+    ids = sorted(bots)
+    while not (stop and stop(done)):
+        turn = chats.claim(engine, ids, worker, lease)
+        if turn is None:
+            time.sleep(poll)
+            continue
+        key = context_key(seed, campaign, str(turn.chat_id), str(turn.position))
+        t0 = time.perf_counter()
+        candidates = bots[turn.system_id].reply(turn.turns, key)
+        took = time.perf_counter() - t0
+        rows = [{"text": c.text, "meta": {**c.meta, "seconds": round(took, 4)}} for c in candidates]
+        if not rows:
+            rows = [{"text": "", "meta": {"seconds": round(took, 4), "empty": True}}]
+        if chats.store_reply(engine, turn.turn_id, worker, rows):
+            done.answered += 1
+            done.seconds.append(took)
+        else:
+            done.lost += 1
+    return done
