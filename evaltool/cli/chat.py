@@ -4,6 +4,7 @@ every bot turn (Meena's interactive mode)."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -100,8 +101,18 @@ def chat_create(
     show_default=True,
     help="Stop after this many seconds with no turn to answer (0: run until Ctrl-C).",
 )
+@click.option(
+    "--lease",
+    type=float,
+    default=120,
+    show_default=True,
+    help="Seconds a turn stays this process's; a turn not answered by then (the process "
+    "died) goes to another.",
+)
 @db_option
-def chat_bots(name: str, device: str | None, idle_exit: float, db_url: str | None) -> None:
+def chat_bots(
+    name: str, device: str | None, idle_exit: float, lease: float, db_url: str | None
+) -> None:
     """Load the campaign's bots and answer its pending turns; run several (on several GPUs
     or machines) over PostgreSQL and each turn is still answered once.
 
@@ -121,7 +132,7 @@ def chat_bots(name: str, device: str | None, idle_exit: float, db_url: str | Non
         return bool(idle_exit) and time.monotonic() - last[0] > idle_exit
 
     try:
-        done = chatbots.serve(engine, name, bots, stop=stop)
+        done = chatbots.serve(engine, name, bots, stop=stop, lease=timedelta(seconds=lease))
     except KeyboardInterrupt:
         click.echo(f"{name}: stopped")
         return
