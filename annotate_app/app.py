@@ -1,19 +1,20 @@
-"""The annotation page: sign-in, instructions, the labelling task, the admin page.
+"""The annotation page: sign-in, instructions, the labelling task, the chat page, the admin
+page.
 
 Started by ``evaltool annotate``; the database URL comes from ``$EVALTOOL_DB``. A person comes
-with a personal link (``?token=``) or from a crowd platform with a study link
-(``?study=NAME&`` and the platform's worker parameters). The task itself is a component that
-sends one message per labelled item (``labeler``); model output and contexts never become
-markup.
+with a personal link (``?token=``, with ``&chat=CAMPAIGN`` to chat) or from a crowd platform
+with a study link (``?study=NAME&`` and the platform's worker parameters; a chat campaign's
+study opens the chat). The task and the chat are components that send one message per
+labelled item or human turn (``labeler``, ``chatter``); model output never becomes markup.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app import labeler
+from annotate_app import chatter, labeler
 from annotate_app.texts import INSTRUCTIONS, TEXTS
-from evaltool.annotation import flow, studies
+from evaltool.annotation import chat, flow, studies
 from evaltool.errors import UserError
 
 st.set_page_config(page_title="evaltool", page_icon="💬", layout="centered")
@@ -85,14 +86,40 @@ def labelling(token: str, is_admin: bool) -> None:
         st.rerun()
 
 
+def chatting(token: str, campaign: str) -> None:
+    """The chat: a fragment that reruns on its own every half second while a reply is
+    pending, and one that waits for the person otherwise."""
+    try:
+        (chat_waiting if state.get("chat_waiting") else chat_idle)(token, campaign)
+    except UserError as exc:
+        st.error(str(exc))
+
+
+def _chat_once(token: str, campaign: str) -> None:
+    was = state.get("chat_waiting")
+    asked = chatter.show(token, campaign, state.lang)
+    if asked == "lang":
+        state.lang = "en" if state.lang == "ru" else "ru"
+        st.rerun()
+    elif state.chat_waiting != was:  # start or stop polling
+        st.rerun()
+
+
+chat_waiting = st.fragment(run_every=chatter.POLL_SECONDS)(_chat_once)
+chat_idle = st.fragment(_chat_once)
+
+
 def main() -> None:
     token = token_from_link()
     if not token:
         login_form()
     try:
         me = flow.whoami(None, token)
+        campaign = st.query_params.get("chat") or chat.study_campaign(None, token)
     except UserError as exc:
         login_form(str(exc))
+    if campaign:
+        return chatting(token, campaign)
     page = state.get("page") or st.query_params.get("page")
     if page == "help" or not me.seen_instructions:
         instructions(token)

@@ -155,6 +155,7 @@ class Labeler {
       row.append(el("span", { className: "who" }, person ? t.speaker_a : t.speaker_b), el("p", { className: "text" }, turn));
       return row;
     }));
+    task.chat.scrollTop = task.chat.scrollHeight; // a long chat: its last turns in view
     task.response.textContent = item.response;
     task.response.dataset.responseId = String(item.id);
     task.undo.hidden = !this.data.can_undo;

@@ -229,3 +229,61 @@ ADMIN = {
         "download": "Download labels (CSV)",
     },
 }
+
+# The chat page (interactive campaigns): the person chats with a bot they are not told.
+CHAT = {
+    "ru": {
+        "chat_intro": "Поговорите с ботом о чём угодно, как с человеком. Пишите коротко и по "
+        "одному сообщению; дождитесь ответа. Если ответ оскорбительный или сломанный, "
+        "отметьте его.",
+        "chat_log": "Переписка",
+        "your_message": "Ваше сообщение",
+        "send": "Отправить",
+        "finish": "Завершить разговор",
+        "typing": "Бот печатает…",
+        "bot_late": "Бот пока не отвечает. Ваше сообщение сохранено: можно подождать или "
+        "вернуться позже по той же ссылке.",
+        "you": "Вы",
+        "bot": "Бот",
+        "report_offensive": "оскорбительно",
+        "report_broken": "сломано",
+        "reported_offensive": "отмечено: оскорбительно",
+        "reported_broken": "отмечено: сломано",
+        "keep_going": "Разговор можно завершить после {n} реплик.",
+        "may_finish": "Можно завершить разговор или продолжить.",
+        "must_finish": "Разговор достиг предельной длины: завершите его.",
+        "turns": "Реплик: {n} из {max}",
+        "full_title": "Разговоров больше не нужно",
+        "full": "Все разговоры уже собраны. Спасибо!",
+        "thanks_title": "Спасибо!",
+        "thanks": "Разговор сохранён.",
+        "again": "Начать новый разговор",
+    },
+    "en": {
+        "chat_intro": "Chat with the bot about anything, as you would with a person. Write "
+        "short messages, one at a time, and wait for the reply. Mark a reply that is "
+        "offensive or broken.",
+        "chat_log": "Conversation",
+        "your_message": "Your message",
+        "send": "Send",
+        "finish": "Finish the conversation",
+        "typing": "The bot is typing…",
+        "bot_late": "The bot is not answering yet. Your message is saved: wait, or come back "
+        "later with the same link.",
+        "you": "You",
+        "bot": "Bot",
+        "report_offensive": "offensive",
+        "report_broken": "broken",
+        "reported_offensive": "reported: offensive",
+        "reported_broken": "reported: broken",
+        "keep_going": "You can finish after {n} turns.",
+        "may_finish": "You can finish now or keep chatting.",
+        "must_finish": "The conversation has reached its length: finish it.",
+        "turns": "Turns: {n} of {max}",
+        "full_title": "No more conversations needed",
+        "full": "Every conversation has been collected. Thank you!",
+        "thanks_title": "Thank you!",
+        "thanks": "The conversation is saved.",
+        "again": "Start a new conversation",
+    },
+}

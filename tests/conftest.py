@@ -169,10 +169,10 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def served(url: str, cwd: Path) -> Iterator[int]:
-    """`evaltool annotate` on a free port for the block; stopped (SIGTERM) after it."""
+def served(url: str, cwd: Path, *args: str) -> Iterator[int]:
+    """`evaltool annotate [ARGS]` on a free port for the block; stopped (SIGTERM) after it."""
     port = free_port()
-    proc = serve(url, port, cwd)
+    proc = serve(url, port, cwd, args=list(args))
     try:
         yield port
     finally:
@@ -235,14 +235,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
-def serve(url: str, port: int, cwd: Path, command: list[str] | None = None) -> subprocess.Popen:
+def serve(
+    url: str, port: int, cwd: Path, command: list[str] | None = None, args: list[str] | None = None
+) -> subprocess.Popen:
     """`evaltool annotate` on ``port``; returns once the page's health check answers.
 
     ``command`` replaces ``python -m evaltool`` (an installed console script, say).
     """
     env = {**os.environ, "EVALTOOL_DB": url}
     proc = subprocess.Popen(
-        [*(command or [sys.executable, "-m", "evaltool"]), "annotate", "--port", str(port)],
+        [*(command or [sys.executable, "-m", "evaltool"]), "annotate", "--port", str(port)]
+        + (args or []),
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -65,7 +66,10 @@ class ChatView:
     can_finish: bool = False
     must_finish: bool = False
     max_chars: int = MAX_CHARS
+    min_turns: int = 0
+    max_turns: int = 0
     code: str | None = None
+    finish: dict[str, Any] | None = None  # the platform's way back, with the code
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,16 @@ def create_campaign(
     )
     s.flush()
     return row
+
+
+def study_campaign(db: str | Engine | None, token: str | None) -> str | None:
+    """The chat campaign whose study the person came from, if any (the page opens the chat)."""
+    with session_scope(as_engine(db), readonly=True) as s:
+        me = authenticate(s, token)
+        study = s.get(Study, me.study_id) if me.study_id is not None else None
+        if study is None or study.chat_campaign_id is None:
+            return None
+        return s.scalar(select(ChatCampaign.name).where(ChatCampaign.id == study.chat_campaign_id))
 
 
 def bot_names(s: Session, campaign: str) -> list[str]:
@@ -352,9 +366,10 @@ def _enrol(s: Session, camp: ChatCampaign, chat: Chat, turns: list[ChatTurn]) ->
 
 def _show(s: Session, me: Annotator, camp: ChatCampaign, chat: Chat | None) -> ChatView:
     if chat is None:
-        done = _finished(s, me, camp)
-        code = studies.finish_if_done(s, me, done) if _study(s, me, camp) else None
-        return ChatView("finished" if done else "full", code=code)
+        done, study = _finished(s, me, camp), _study(s, me, camp)
+        code = studies.finish_if_done(s, me, done) if study else None
+        back = studies.return_link(study, me) if study and code else None
+        return ChatView("finished" if done else "full", code=code, finish=back)
     turns = turns_of(s, chat.id)
     pending = turns[-1] if turns[-1].state == "pending" else None
     waited = (utcnow() - pending.created_at).total_seconds() if pending else None
@@ -368,4 +383,6 @@ def _show(s: Session, me: Annotator, camp: ChatCampaign, chat: Chat | None) -> C
         can_finish=can,
         must_finish=can and len(turns) + 2 > camp.max_turns,
         max_chars=camp.max_chars,
+        min_turns=camp.min_turns,
+        max_turns=camp.max_turns,
     )

@@ -15,9 +15,20 @@ from evaltool.cli.common import db_option, link_options
 
 @click.command()
 @link_options
+@click.option(
+    "--bot-timeout",
+    type=float,
+    default=60,
+    show_default=True,
+    help="Seconds a chat waits for a bot's reply before the page says no bot is answering "
+    "(the turn is kept and answered when a bot process comes).",
+)
 @db_option
-def annotate(host: str, port: int, db_url: str | None) -> None:
-    """Serve the annotation page (Streamlit, headless) and print its address."""
+def annotate(host: str, port: int, bot_timeout: float, db_url: str | None) -> None:
+    """Serve the annotation page (Streamlit, headless) and print its address.
+
+    Example: evaltool annotate --port 8501
+    """
     from evaltool.storage import db
 
     url = db.resolve_url(db_url)
@@ -51,7 +62,7 @@ def annotate(host: str, port: int, db_url: str | None) -> None:
         "--runner.postScriptGC",
         "false",
     ]
-    env = {**os.environ, "EVALTOOL_DB": url}
+    env = {**os.environ, "EVALTOOL_DB": url, "EVALTOOL_BOT_TIMEOUT": str(bot_timeout)}
     sys.stdout.flush()
     # Become the Streamlit server: SIGTERM and SIGINT then reach it directly, and no server is
     # left behind when this process is stopped.

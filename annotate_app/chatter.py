@@ -1,0 +1,95 @@
+"""The chat page as a Streamlit component (components v2, inline JS and CSS, no build).
+
+The browser sends one message per human turn; the callback stores it with the pending bot turn
+(``annotation.chat``). While a reply is pending the page polls the database every half second
+and draws the reply when a bot process has stored it, without a reload. The component sets every
+server text with ``textContent``: bot output never becomes markup.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from typing import Any
+
+import streamlit as st
+
+from annotate_app.texts import CHAT, TEXTS
+from evaltool.annotation import chat
+from evaltool.errors import UserError
+
+_FILES = resources.files("annotate_app")
+CHATTER = st.components.v2.component(
+    "evaltool_chat",
+    js=(_FILES / "chat.js").read_text(encoding="utf-8"),
+    css=(_FILES / "chat.css").read_text(encoding="utf-8"),
+)
+KEY = "chatter"
+POLL_SECONDS = 0.5  # how often a page waiting for a reply looks for it
+# A reply not there after this many seconds: the page says so (the turn is kept).
+LATE_SECONDS = float(os.environ.get("EVALTOOL_BOT_TIMEOUT") or 60)
+SHARED = ["language", "other_lang", "code_intro", "return_link"]
+
+
+def payload(view: chat.ChatView, lang: str) -> dict[str, Any]:
+    """What the component draws: the chat, with the page's words in the chosen language."""
+    waiting = view.waiting is not None
+    return {
+        "view": view.kind,
+        "chat_id": view.chat_id,
+        "turns": [
+            {"position": t.position, "speaker": t.speaker, "text": t.text, "flag": t.flag}
+            for t in view.turns
+        ],
+        "waiting": waiting,
+        "late": waiting and (view.waiting or 0) > LATE_SECONDS,
+        "can_finish": view.can_finish,
+        "must_finish": view.must_finish,
+        "max_chars": view.max_chars,
+        "min_turns": view.min_turns,
+        "max_turns": view.max_turns,
+        "code": view.code,
+        "finish": view.finish,
+        "lang": lang,
+        "t": {**{k: TEXTS[lang][k] for k in SHARED}, **CHAT[lang]},
+    }
+
+
+def _act(token: str, campaign: str) -> None:
+    """The component's callback: store what the browser sent and keep the next view."""
+    state = st.session_state
+    sent = state[KEY]
+    try:
+        if sent.get("send") is not None:
+            state.chat_view = chat.send(None, token, campaign, str(sent["send"]))
+        elif sent.get("finish"):
+            state.chat_view = chat.finish(None, token, campaign)
+        elif sent.get("report"):
+            report = sent["report"]
+            chat.report_reply(None, token, campaign, int(report["position"]), str(report["flag"]))
+            state.chat_view = None
+        elif sent.get("nav") == "again":
+            state.chat_view = None
+        elif sent.get("nav") == "lang":
+            state.chat_nav = "lang"
+    except UserError as exc:
+        state.chat_view, state.chat_problem = None, str(exc)
+
+
+def show(token: str, campaign: str, lang: str) -> str | None:
+    """Draw the chat; returns "lang" when the other language was asked for. While a reply is
+    pending, this reruns on its own every ``POLL_SECONDS`` until the reply is there."""
+    state = st.session_state
+    view = state.pop("chat_view", None) or chat.view(None, token, campaign)
+    if state.get("chat_problem"):
+        st.warning(state.pop("chat_problem"))
+    CHATTER(
+        data=payload(view, lang),
+        key=KEY,
+        on_send_change=lambda: _act(token, campaign),
+        on_finish_change=lambda: _act(token, campaign),
+        on_report_change=lambda: _act(token, campaign),
+        on_nav_change=lambda: _act(token, campaign),
+    )
+    state.chat_waiting = view.waiting is not None
+    return state.pop("chat_nav", None)

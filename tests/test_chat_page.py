@@ -1,0 +1,119 @@
+"""The chat page in a real browser (Debian chromium, Playwright) with real bot processes: a
+crowd worker chats with a tiny ruDialoGPT bot to the minimum and gets the code; bot output
+shown as plain text; bad input refused; a missing bot process said; refresh and server
+restart survived; replies reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from evaltool.annotation.accounts import add_annotator
+from evaltool.storage import db
+from evaltool.storage.schema import Annotator, ChatTurn
+
+from .conftest import served, stop
+
+pytestmark = pytest.mark.browser
+NASTY = '<img src=x onerror="window.__xss=1"> **жирный** [ссылка](http://example.com)'
+
+
+def bots(url: str) -> subprocess.Popen:
+    """``evaltool chat bots c``, once its bots are loaded."""
+    env = {**os.environ, "EVALTOOL_DB": url}
+    command = [sys.executable, "-m", "evaltool", "chat", "bots", "c"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None and "answering" in proc.stdout.readline().decode()
+    return proc
+
+
+def replies(page, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``n`` bot replies are on screen."""
+    page.locator(".turn.bot").nth(n - 1).wait_for(timeout=60_000)
+
+
+def say(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    page.locator("textarea").fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_a_study_worker_chats_with_a_tiny_bot_to_the_minimum_and_gets_the_code(
+    browser, run_cli, tiny_model: Path, sqlite_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Replies come without a reload; finish is offered at the minimum; the code is shown."""
+    create = ["chat", "create", "c", "--bot", str(tiny_model), "--min-turns", "4", "--db"]
+    assert run_cli(*create, sqlite_url).exit_code == 0
+    study = ["study", "create", "s", "--platform", "prolific", "--items-per-worker", "1"]
+    assert run_cli(*study, "--chat", "c", "--db", sqlite_url).exit_code == 0
+    worker = bots(sqlite_url)
+    try:
+        with served(sqlite_url, tmp_path) as port:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?study=s&PROLIFIC_PID=w1&STUDY_ID=x&SESSION_ID=y")
+            page.locator('.chatter[data-view="chat"]').wait_for(timeout=30_000)
+            page.evaluate("window.__same_page = true")
+            replies(page, 1)
+            assert page.locator('[data-action="finish"]').is_hidden()
+            say(page, "как дела?")
+            replies(page, 2)
+            assert page.evaluate("window.__same_page === true")  # no reload
+            assert page.locator(".turn.human").count() == 2  # the opening and this
+            page.locator('[data-action="finish"]').click()
+            code = page.locator(".code").inner_text(timeout=30_000)
+            page.close()
+    finally:
+        stop(worker)
+    with db.session_scope(db.make_engine(sqlite_url), readonly=True) as s:
+        assert s.scalar(select(Annotator.completion_code)) == code
+
+
+def test_bot_text_stays_text_bad_input_is_refused_and_the_chat_survives(
+    browser, run_cli, sqlite_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """An echo bot repeats markup: shown as text. No bot process: the page says so and keeps
+    the turn, answered when one starts. Refresh, server restart and reports."""
+    assert (
+        run_cli("chat", "create", "c", "--bot", "baseline:echo", "--db", sqlite_url).exit_code == 0
+    )
+    token = add_annotator(db.make_engine(sqlite_url), "me")
+    link = f"?token={token}&chat=c"
+    with served(sqlite_url, tmp_path, "--bot-timeout", "2") as port:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"http://127.0.0.1:{port}/{link}")
+        page.locator(".typing").filter(has_text="не отвечает").wait_for(timeout=30_000)
+        assert page.locator('[data-action="send"]').is_disabled()  # no writing while it waits
+        worker = bots(sqlite_url)
+        try:
+            replies(page, 1)
+            page.locator("textarea").fill("   ")
+            assert page.locator('[data-action="send"]').is_disabled()
+            assert page.locator("textarea").get_attribute("maxlength") == "1000"
+            say(page, NASTY)
+            replies(page, 2)
+        finally:
+            stop(worker)
+        shown = page.locator(".turn.bot .text").nth(1)
+        assert shown.inner_text() == NASTY
+        assert page.evaluate("window.__xss") is None
+        assert page.locator(".chatter img, .chatter a, .chatter strong").count() == 0
+        page.locator('.turn.bot [data-report="offensive"]').nth(1).click()
+        page.locator(".flagged").wait_for(timeout=30_000)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390  # nothing wider than the phone
+        page.reload()
+        replies(page, 2)
+        page.close()
+    with served(sqlite_url, tmp_path) as port:  # a restarted server
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/{link}")
+        replies(page, 2)
+        assert page.locator(".turn").count() == 4
+        page.close()
+    with db.session_scope(db.make_engine(sqlite_url), readonly=True) as s:
+        flags = s.scalars(select(ChatTurn.flag).order_by(ChatTurn.position)).all()
+    assert flags == [None, None, None, "offensive"]
