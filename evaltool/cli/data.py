@@ -79,7 +79,7 @@ def labels_import(file: str, dataset: str | None, db_url: str | None) -> None:
 
 
 @click.command()
-@click.argument("what", type=click.Choice(["labels", "responses", "items"]))
+@click.argument("what", type=click.Choice(["labels", "responses", "items", "conversations"]))
 @click.option(
     "--format",
     "fmt",
@@ -92,11 +92,32 @@ def labels_import(file: str, dataset: str | None, db_url: str | None) -> None:
 @dataset_option
 @db_option
 def export(what: str, fmt: str, out: str | None, dataset: str | None, db_url: str | None) -> None:
-    """Export labels, responses or aggregated items."""
+    """Export labels, responses, aggregated items, or a chat campaign's conversations (JSONL,
+    one conversation a line, with --dataset CAMPAIGN).
+
+    Example: evaltool export conversations --dataset pilot --format jsonl --out chats.jsonl
+    """
     from evaltool.reporting.aggregate import items_frame
     from evaltool.storage import db, exports
 
     engine = db.connect(db_url)
+    if what == "conversations":
+        return _conversations(engine, dataset, fmt, out)
     make = {"labels": exports.labels_export, "responses": exports.responses_export}
     frame = make.get(what, items_frame)(engine, dataset)
     exports.write_frame(frame, fmt, out)
+
+
+def _conversations(engine, campaign: str | None, fmt: str, out: str | None) -> None:  # type: ignore[no-untyped-def]
+    """A chat campaign's conversations as JSONL, one a line."""
+    import json
+
+    from evaltool.reporting.interactive import conversations
+    from evaltool.storage import exports
+
+    if campaign is None:
+        raise UserError("name the chat campaign with --dataset CAMPAIGN", field="dataset")
+    if fmt != "jsonl":
+        raise UserError("conversations are nested: use --format jsonl", field="format")
+    lines = [json.dumps(c, ensure_ascii=False) + "\n" for c in conversations(engine, campaign)]
+    exports.write_text("".join(lines), out)

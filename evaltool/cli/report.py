@@ -57,6 +57,13 @@ from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
     default=None,
     help="Leave out items with fewer labels (default: the project overlap k).",
 )
+@click.option(
+    "--chat",
+    default=None,
+    metavar="CAMPAIGN",
+    help="The interactive SSA of a chat campaign instead, resampling conversations, with each "
+    "bot's static SSA from --dataset beside it.",
+)
 @db_option
 def report(
     dataset: str | None,
@@ -68,9 +75,13 @@ def report(
     aggregate: str,
     compare: tuple[str, str] | None,
     min_labels: int | None,
+    chat: str | None,
     db_url: str | None,
 ) -> None:
-    """Write the SSA table with intervals, comparisons and agreement (md, json, png, csv)."""
+    """Write the SSA table with intervals, comparisons and agreement (md, json, png, csv).
+
+    Example: evaltool report --compare ruDialoGPT-medium ruDialoGPT-small
+    """
     from pathlib import Path
 
     from evaltool.reporting.aggregate import ReportSettings, build_report
@@ -86,6 +97,8 @@ def report(
         aggregate,
         tuple(compare) if compare else None,
     )
+    if chat is not None:
+        return _interactive(db.connect(db_url), chat, dataset, settings, out)
     data, items = build_report(db.connect(db_url), dataset, settings)
     folder = Path(out) if out else Path("reports") / data["dataset"]
     for path in write_report(data, items, folder):
@@ -94,3 +107,23 @@ def report(
         ssa = s["ssa"]
         value = "no items with enough labels" if ssa is None else f"SSA {ssa['estimate']:.3f}"
         click.echo(f"  {s['name']}: {value} ({s['items']} items, {s['labels']} labels)")
+
+
+def _interactive(engine, campaign: str, dataset: str | None, settings, out: str | None) -> None:  # type: ignore[no-untyped-def]
+    """``report --chat``: report.md and report.json of the campaign's interactive SSA."""
+    import json
+    from pathlib import Path
+
+    from evaltool.reporting import interactive
+
+    data = interactive.build(engine, campaign, dataset, settings)
+    folder = Path(out) if out else Path("reports") / campaign
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    (folder / "report.md").write_text(interactive.markdown(data), encoding="utf-8")
+    click.echo(f"{folder / 'report.md'}\n{folder / 'report.json'}")
+    for b in data["bots"]:
+        ssa = "no labelled conversations" if b["ssa"] is None else f"SSA {b['ssa']['estimate']:.3f}"
+        click.echo(
+            f"  {b['name']}: {ssa} ({b['conversations']} conversations, {b['bot_turns']} bot turns)"
+        )

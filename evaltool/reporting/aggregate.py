@@ -179,7 +179,7 @@ def _with_model(items: pd.DataFrame, labels: pd.DataFrame, method: str) -> pd.Da
     return out.merge(votes, on="response_id").drop(columns="response_id")
 
 
-def _included(
+def included(
     items: pd.DataFrame, min_labels: int, k: int, adaptive: bool
 ) -> tuple[pd.Series, pd.Series]:
     """Items with enough labels, and (adaptive overlap) items decided before k labels."""
@@ -210,7 +210,7 @@ def interim(engine: Engine, dataset: str | None = None) -> list[dict[str, Any]]:
         project = load_settings(s)
         majority = vote_items(item_counts(s, ds.id))
         systems = _systems(s, ds.id)
-    complete, early = _included(majority, project.overlap, project.overlap, project.adaptive)
+    complete, early = included(majority, project.overlap, project.overlap, project.adaptive)
     items, settings = majority[complete | early], ReportSettings()
     rows = []
     for row in systems.itertuples():
@@ -233,7 +233,7 @@ def build_report(
     flagged = labels[labels["flagged"]]
     kept = labels[~labels["flagged"]]
     majority = aggregate_items(kept)
-    complete, early = _included(majority, min_labels, overlap, got.adaptive)
+    complete, early = included(majority, min_labels, overlap, got.adaptive)
     short = majority[~complete & ~early]
     majority_ok = majority[complete | early]
     keys = ["system_id", "context_id"]

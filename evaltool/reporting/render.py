@@ -49,7 +49,7 @@ def _num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def _cell(m: dict[str, Any] | None) -> str:
+def cell(m: dict[str, Any] | None) -> str:
     if m is None:
         return "n/a"
     if m["ci_low"] is None:
@@ -135,11 +135,11 @@ def _markdown_tables(report: dict[str, Any]) -> list[str]:
         if model:
             mv = s.get("majority_vote")
             moved = " (order changed)" if s.get("order_changed") else ""
-            beside = f" {_cell(mv['ssa']) if mv else 'n/a'}{moved} |"
+            beside = f" {cell(mv['ssa']) if mv else 'n/a'}{moved} |"
         out.append(
             f"| {s['name']} | {s['kind']} | {s.get('decoding') or '-'} | {s['contexts']} | "
-            f"{s['items']} | {s['labels']} | {_cell(s['sensibleness'])} | "
-            f"{_cell(s['specificity'])} | {_cell(s['ssa'])} |{beside}"
+            f"{s['items']} | {s['labels']} | {cell(s['sensibleness'])} | "
+            f"{cell(s['specificity'])} | {cell(s['ssa'])} |{beside}"
         )
     out += [
         "",
@@ -189,7 +189,7 @@ def _agreement_section(agreement: dict[str, dict[str, Any]]) -> list[str]:
         ac1 = a.get("gwet_ac1")
         out.append(
             f"| {q} | {a['items']} | {a['labels']} | {_num(a['raw_agreement'])} | "
-            f"{_num(a['krippendorff_alpha'])} | {_num(a['fleiss_kappa'])} | {_cell(ac1)} |"
+            f"{_num(a['krippendorff_alpha'])} | {_num(a['fleiss_kappa'])} | {cell(ac1)} |"
         )
     out += ["", *(f"- *{k}*: {v}." for k, v in AGREEMENT_HELP.items())]
     out.append(

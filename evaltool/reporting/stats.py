@@ -118,24 +118,7 @@ def context_bootstrap(
     low = high = dist = None
     if len(index) >= 2:
         low, high, dist = _resample(index, statistic, resamples, seed, confidence, method)
-    k = table.shape[1]
-
-    def interval(o: int) -> Interval:
-        return _interval(point[o], low, high, dist, o, confidence)
-
-    systems = [{m: interval(3 * i + j) for j, m in enumerate(METRICS)} for i in range(k)]
-    diffs: list[dict[str, Difference]] = []
-    for p in range(len(pairs)):
-        d = {}
-        for j, m in enumerate(METRICS):
-            o = 3 * k + 3 * p + j
-            iv = interval(o)
-            share = None
-            if dist is not None and not np.isnan(dist[o]).all():
-                share = float(np.mean(dist[o][~np.isnan(dist[o])] <= 0))
-            d[m] = Difference(iv.estimate, iv.low, iv.high, share)
-        diffs.append(d)
-    return systems, diffs
+    return _collect(point, (low, high, dist), table.shape[1], len(pairs), confidence)
 
 
 def _resample(
@@ -183,3 +166,88 @@ def _interval(
     if np.isnan(lo) or np.isnan(hi):  # BCa is undefined when the resamples never vary
         return Interval(float(estimate), float(estimate), float(estimate))
     return Interval(float(estimate), float(lo), float(hi))
+
+
+def cluster_bootstrap(
+    groups: list[np.ndarray],
+    pairs: list[tuple[int, int]],
+    *,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    method: str,
+) -> tuple[list[dict[str, Interval]], list[dict[str, Difference]]]:
+    """CIs for each group's metrics, resampling whole clusters (conversations), and for the
+    differences between groups (independent samples: each resampled on its own).
+
+    ``groups[g]`` is clusters x 3 counts: items, sensible, sensible and specific. A rate is
+    the sum over the drawn clusters of its count over the sum of items, so the turns of one
+    conversation, which are not independent, move together.
+
+    >>> a = np.array([[2, 2, 1], [2, 1, 1], [3, 3, 3]])
+    >>> b = np.array([[2, 0, 0], [2, 1, 0]])
+    >>> ivs, diffs = cluster_bootstrap([a, b], [(0, 1)], resamples=1000, seed=0,
+    ...                                confidence=0.95, method="percentile")
+    >>> round(ivs[0]["sensibleness"].estimate, 3), ivs[1]["ssa"].estimate
+    (0.857, 0.125)
+    """
+    counts = [np.asarray(g, dtype=float).reshape(-1, 3) for g in groups]
+
+    def rates(sample: np.ndarray) -> np.ndarray:  # (..., clusters, 3) -> (..., 3)
+        total = sample.sum(axis=-2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sens, spec = total[..., 1] / total[..., 0], total[..., 2] / total[..., 0]
+        return np.stack([sens, spec, (sens + spec) / 2], axis=-1)
+
+    def statistic(*index: np.ndarray, axis: int = -1) -> np.ndarray:
+        per = [
+            rates(c[np.moveaxis(i, axis, -1).astype(np.int64)])
+            for c, i in zip(counts, index, strict=True)
+        ]
+        out = per + [per[a] - per[b] for a, b in pairs]
+        return np.moveaxis(np.concatenate(out, axis=-1), -1, 0)
+
+    index = [np.arange(len(c)) for c in counts]
+    point = statistic(*index)
+    low = high = dist = None
+    if all(len(i) >= 2 for i in index):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+            res = sps.bootstrap(
+                tuple(index),
+                statistic,
+                vectorized=True,
+                n_resamples=resamples,
+                confidence_level=confidence,
+                method="BCa" if method == "bca" else "percentile",
+                random_state=np.random.default_rng(seed),
+                batch=max(1, BOOTSTRAP_BATCH_ELEMENTS // max(len(i) for i in index)),
+            )
+        low, high = res.confidence_interval
+        dist = res.bootstrap_distribution
+    return _collect(point, (low, high, dist), len(counts), len(pairs), confidence)
+
+
+def _collect(
+    point: np.ndarray, boot: tuple[Any, Any, Any], k: int, pairs: int, confidence: float
+) -> tuple[list[dict[str, Interval]], list[dict[str, Difference]]]:
+    """Outputs (3 metrics per system, then 3 differences per pair) as intervals."""
+    low, high, dist = boot
+
+    def interval(o: int) -> Interval:
+        return _interval(point[o], low, high, dist, o, confidence)
+
+    systems = [{m: interval(3 * i + j) for j, m in enumerate(METRICS)} for i in range(k)]
+    diffs: list[dict[str, Difference]] = []
+    for p in range(pairs):
+        d = {}
+        for j, m in enumerate(METRICS):
+            o = 3 * k + 3 * p + j
+            iv = interval(o)
+            share = None
+            if dist is not None and not np.isnan(dist[o]).all():
+                share = float(np.mean(dist[o][~np.isnan(dist[o])] <= 0))
+            d[m] = Difference(iv.estimate, iv.low, iv.high, share)
+        diffs.append(d)
+    return systems, diffs

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+import pandas as pd
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
 from evaltool.storage.db import session_scope
-from evaltool.storage.schema import Chat, ChatBot, ChatCampaign, ChatTurn, utcnow
+from evaltool.storage.schema import Chat, ChatBot, ChatCampaign, ChatTurn, Response, utcnow
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,30 @@ def store_reply(
             )
         )
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def chat_frame(s: Session, campaign_id: int) -> pd.DataFrame:
+    """One row per chat of the campaign: chat_id, system_id, state, turns."""
+    query = (
+        select(Chat.id, ChatBot.system_id, Chat.state, func.count(ChatTurn.id))
+        .join(ChatBot, ChatBot.id == Chat.bot_id)
+        .outerjoin(ChatTurn, ChatTurn.chat_id == Chat.id)
+        .where(ChatBot.campaign_id == campaign_id)
+        .group_by(Chat.id, ChatBot.system_id, Chat.state)
+        .order_by(Chat.id)
+    )
+    return pd.DataFrame(s.execute(query).all(), columns=["chat_id", "system_id", "state", "turns"])
+
+
+def bot_turn_frame(s: Session, campaign_id: int) -> pd.DataFrame:
+    """One row per bot turn that became an item: chat_id, position, context_id, flag."""
+    query = (
+        select(ChatTurn.chat_id, ChatTurn.position, Response.context_id, ChatTurn.flag)
+        .join(Response, Response.id == ChatTurn.response_id)
+        .join(Chat, Chat.id == ChatTurn.chat_id)
+        .join(ChatBot, ChatBot.id == Chat.bot_id)
+        .where(ChatBot.campaign_id == campaign_id)
+        .order_by(ChatTurn.chat_id, ChatTurn.position)
+    )
+    columns = ["chat_id", "position", "context_id", "flag"]
+    return pd.DataFrame(s.execute(query).all(), columns=columns)

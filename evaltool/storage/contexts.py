@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from evaltool.errors import UserError
 from evaltool.storage.db import created_once, session_scope
 from evaltool.storage.fileio import Record, read_records, require_str
-from evaltool.storage.schema import NAME_LENGTH, Context, Dataset, check_name
+from evaltool.storage.schema import NAME_LENGTH, ChatCampaign, Context, Dataset, check_name
 
 BUILTIN_DATASET = "ru-mtb"
 _TURN_COLUMN = re.compile(r"turn_(\d+)$")
@@ -141,8 +141,12 @@ def import_contexts(engine: Engine, path: str | Path, dataset: str | None = None
 
 
 def resolve_dataset(session: Session, name: str | None) -> Dataset:
-    """The named dataset, or the only one when ``name`` is None; a user error otherwise."""
+    """The named dataset, or the only one when ``name`` is None (a chat campaign's own dataset
+    of bot turns is not counted then); a user error otherwise."""
     datasets = list(session.scalars(select(Dataset).order_by(Dataset.id)))
+    if name is None:
+        chats = set(session.scalars(select(ChatCampaign.dataset_id)))
+        datasets = [d for d in datasets if d.id not in chats]
     if name is not None:
         for ds in datasets:
             if ds.name == name:

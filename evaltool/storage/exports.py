@@ -70,7 +70,14 @@ def write_frame(frame: pd.DataFrame, fmt: str, out: str | None) -> None:
         frame.to_csv(buf, index=False)
     else:
         frame.to_json(buf, orient="records", lines=True, force_ascii=False, date_format="iso")
+    write_text(buf.getvalue(), out)
+
+
+def write_text(text: str, out: str | None) -> None:
+    """Write ``text`` to ``out`` (a path in an existing folder) or standard output."""
+    if out and not Path(out).parent.is_dir():
+        raise UserError(f"folder {Path(out).parent} does not exist; create it first", field="out")
     if out:
-        Path(out).write_text(buf.getvalue(), encoding="utf-8")
+        Path(out).write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(text)
