@@ -12,7 +12,8 @@ from evaltool.annotation import accounts, chat, flow, studies
 from evaltool.errors import UserError
 from evaltool.generation import chatbots
 from evaltool.storage import db
-from evaltool.storage.schema import Chat, ChatTurn, Context, PoolItem, Response, utcnow
+from evaltool.storage.chat_schema import Chat, ChatTurn
+from evaltool.storage.schema import Context, PoolItem, Response, utcnow
 
 
 def campaign(engine, bots=("baseline:echo",), **rules) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
-from evaltool.storage.schema import Annotator, ChatTurn
+from evaltool.storage.chat_schema import ChatTurn
+from evaltool.storage.schema import Annotator
 
 from .conftest import served, stop
 

@@ -20,7 +20,7 @@ from evaltool.annotation import accounts, chat
 from evaltool.generation import chatbots
 from evaltool.generation.settings import context_key
 from evaltool.storage import db
-from evaltool.storage.schema import ChatTurn
+from evaltool.storage.chat_schema import ChatTurn
 
 from .conftest import stop
 

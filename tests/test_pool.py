@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, union, update
 
 from evaltool.annotation import flow, pool
 from evaltool.annotation.accounts import add_annotator, flag, unflag
@@ -60,7 +60,15 @@ def before_0005(s, me: Annotator, settings, now: datetime) -> set[int]:  # type:
             select(Response.id).where(
                 Response.rank == 0,
                 Response.id.not_in(select(GoldItem.response_id)),
-                Response.id.not_in(pool.seen_by(me.id)),
+                Response.id.not_in(
+                    union(
+                        select(Assignment.response_id).where(Assignment.annotator_id == me.id),
+                        select(Label.response_id).where(Label.annotator_id == me.id),
+                        select(TrainingAnswer.response_id).where(
+                            TrainingAnswer.annotator_id == me.id
+                        ),
+                    )
+                ),
                 short,
             )
         )

@@ -21,16 +21,18 @@ from sqlalchemy.orm import Session
 from evaltool.annotation import studies
 from evaltool.annotation.accounts import authenticate
 from evaltool.errors import UserError
-from evaltool.storage.chats import get_campaign, turns_of
-from evaltool.storage.db import as_engine, retried, session_scope
-from evaltool.storage.schema import (
+from evaltool.storage.chat_schema import (
     CHAT_STATES,
     REPLY_FLAGS,
-    Annotator,
     Chat,
     ChatBot,
     ChatCampaign,
     ChatTurn,
+)
+from evaltool.storage.chats import get_campaign, turns_of
+from evaltool.storage.db import as_engine, retried, session_scope
+from evaltool.storage.schema import (
+    Annotator,
     Context,
     Dataset,
     Response,
@@ -86,13 +88,14 @@ class Rules:
         """Self, or a user error naming the first bad number."""
         for field, ok, what in (
             ("conversations", self.conversations >= 1, "at least 1"),
-            ("min-turns", self.min_turns >= 2, "at least 2 (the opening and one reply)"),
-            ("max-turns", self.max_turns >= self.min_turns, "at least --min-turns"),
-            ("max-chars", self.max_chars >= 1, "at least 1"),
+            ("min_turns", self.min_turns >= 2, "at least 2 (the opening and one reply)"),
+            ("max_turns", self.max_turns >= self.min_turns, "at least {min_turns}"),
+            ("max_chars", self.max_chars >= 1, "at least 1"),
             ("opening", bool(self.opening.strip()), "not blank"),
         ):
             if not ok:
-                raise UserError(f"must be {what}", field=field)
+                named = ("min_turns",) if "{" in what else ()
+                raise UserError(f"must be {what}", field=field, settings=named)
         return self
 
 

@@ -28,13 +28,12 @@ from sqlalchemy import and_, exists, func, select, text, union, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from evaltool.storage.chat_schema import Chat, ChatTurn
 from evaltool.storage.project import POOL_RULE, ProjectSettings
 from evaltool.storage.schema import (
     DRAW_KEYS,
     Annotator,
     Assignment,
-    Chat,
-    ChatTurn,
     GoldItem,
     Label,
     PoolItem,

@@ -46,6 +46,7 @@ STEPS = {
     "import-responses": "evaltool responses import FILE",
     "list-annotators": "evaltool annotators list",
     "create-study": "evaltool study create NAME --platform ...",
+    "list-chats": "evaltool chat list",
 }
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
+from evaltool.storage.chat_schema import Chat, ChatBot, ChatCampaign, ChatTurn
 from evaltool.storage.db import session_scope
-from evaltool.storage.schema import Chat, ChatBot, ChatCampaign, ChatTurn, Response, utcnow
+from evaltool.storage.schema import Response, utcnow
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def get_campaign(s: Session, name: str) -> ChatCampaign:
     """The campaign of that name, or a user error saying how to list them."""
     row = s.scalars(select(ChatCampaign).where(ChatCampaign.name == name)).one_or_none()
     if row is None:
-        raise UserError(f"no chat campaign {name!r}; `evaltool chat list` shows them")
+        raise UserError(f"no chat campaign {name!r}", step="list-chats")
     return row
 
 
