@@ -120,6 +120,9 @@ class Chatter {
   }
 
   update(data) {
+    const text = JSON.stringify(data);
+    if (text === this.last) { this.busy = false; this.root.setAttribute("aria-busy", "false"); return; }
+    this.last = text; // a rerun that changed nothing redraws nothing
     const old = this.data;
     if (old && old.chat_id === data.chat_id && data.turns.length > old.turns.length && data.turns.length % 2 === 0) this.draft = "";
     this.data = data;

@@ -1,8 +1,9 @@
 """The chat page as a Streamlit component (components v2, inline JS and CSS, no build).
 
 The browser sends one message per human turn; the callback stores it with the pending bot turn
-(``annotation.chat``). While a reply is pending the page polls the database every half second
-and draws the reply when a bot process has stored it, without a reload. The component sets every
+(``annotation.chat``). While a reply is pending the server looks for it every 50 ms (a fragment
+that waits up to a second, then runs again) and draws it when a bot process has stored it,
+without a reload. The component sets every
 server text with ``textContent``: bot output never becomes markup.
 """
 
@@ -25,7 +26,8 @@ CHATTER = st.components.v2.component(
     css=(_FILES / "chat.css").read_text(encoding="utf-8"),
 )
 KEY = "chatter"
-POLL_SECONDS = 0.5  # how often a page waiting for a reply looks for it
+POLL_SECONDS = 0.1  # a page waiting for a reply runs again this soon after each wait
+WAIT_SECONDS = 1.0  # each run waits this long for the reply (looking every 50 ms)
 # A reply not there after this many seconds: the page says so (the turn is kept).
 LATE_SECONDS = float(os.environ.get("EVALTOOL_BOT_TIMEOUT") or 60)
 SHARED = ["language", "other_lang", "code_intro", "return_link"]
@@ -80,7 +82,8 @@ def show(token: str, campaign: str, lang: str) -> str | None:
     """Draw the chat; returns "lang" when the other language was asked for. While a reply is
     pending, this reruns on its own every ``POLL_SECONDS`` until the reply is there."""
     state = st.session_state
-    view = state.pop("chat_view", None) or chat.view(None, token, campaign)
+    wait = WAIT_SECONDS if state.get("chat_waiting") else 0.0
+    view = state.pop("chat_view", None) or chat.view(None, token, campaign, wait)
     if state.get("chat_problem"):
         st.warning(state.pop("chat_problem"))
     CHATTER(

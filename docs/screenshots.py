@@ -1,7 +1,9 @@
-"""Screenshots of the labelling page for the README, made from the demo (`make screenshots`).
+"""Screenshots of the labelling page and the chat page for the README, made from the demo
+(`make screenshots`).
 
 Builds the demo database in a temporary folder, serves the page, and photographs one item with
-both questions open in Chromium at 1280x800 (a laptop) and 390x844 (a phone, touch), into
+both questions open in Chromium at 1280x800 (a laptop) and 390x844 (a phone, touch), then a
+chat with the demo's generic baseline as the bot (answered by `evaltool chat bots`), into
 docs/img/. Needs Debian's chromium and playwright, like the browser tests.
 """
 
@@ -55,6 +57,31 @@ def shoot(port: int, token: str) -> None:
         browser.close()
 
 
+def shoot_chat(port: int, token: str) -> None:
+    """A chat of three messages at both sizes (the same chat: it survives a new page)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for first, (width, height, touch) in zip((True, False), SIZES.values(), strict=True):
+            ctx = browser.new_context(
+                viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+            )
+            page = ctx.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?token={token}&chat=demo-chat")
+            page.locator(".turn.bot").first.wait_for(timeout=60_000)
+            for i, text in enumerate(["Как прошли выходные?", "А что ты любишь читать?"] * first):
+                page.locator("textarea").fill(text)
+                page.keyboard.press("Enter")
+                page.locator(".turn.bot").nth(i + 1).wait_for(timeout=60_000)
+            page.locator("textarea").fill("Расскажи про свой город")
+            page.mouse.move(0, 0)
+            time.sleep(0.3)
+            page.screenshot(path=str(OUT / f"chat-{width}x{height}.png"))
+            ctx.close()
+        browser.close()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,10 +89,15 @@ def main() -> None:
         url = f"sqlite:///{Path(tmp) / 'evaltool.db'}"
         out = evaltool("annotators", "add", "screenshots", "--db", url)
         token = re.search(r"token=([\w-]+)", out).group(1)  # type: ignore[union-attr]
+        evaltool("chat", "create", "demo-chat", "--bot", "baseline:generic", "--db", url)
+        out = evaltool("annotators", "add", "chatter", "--db", url)
+        chatter = re.search(r"token=([\w-]+)", out).group(1)  # type: ignore[union-attr]
         port = 8765
         env = {**os.environ, "EVALTOOL_DB": url}
         cmd = [sys.executable, "-m", "evaltool", "annotate", "--port", str(port)]
         server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+        bots = [sys.executable, "-m", "evaltool", "chat", "bots", "demo-chat"]
+        worker = subprocess.Popen(bots, env=env, stdout=subprocess.DEVNULL)
         try:
             for _ in range(200):
                 try:
@@ -74,10 +106,12 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.3)
             shoot(port, token)
+            shoot_chat(port, chatter)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
-    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("page-*.png"))))
+            for proc in (server, worker):
+                proc.terminate()
+                proc.wait(timeout=20)
+    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from evaltool.annotation import accounts, chat, flow, studies
+from evaltool.annotation import accounts, campaigns, chat, flow, studies
 from evaltool.errors import UserError
 from evaltool.generation import chatbots
 from evaltool.storage import db
@@ -22,7 +22,7 @@ def campaign(engine, bots=("baseline:echo",), **rules) -> None:  # type: ignore[
     ids = chatbots.register_bots(engine, specs, [None] * len(specs), 0)
     rules = {"conversations": 2, "min_turns": 4, "max_turns": 6, **rules}
     with db.session_scope(engine) as s:
-        chat.create_campaign(s, "c", ids, specs, chat.Rules(**rules))
+        campaigns.create_campaign(s, "c", ids, specs, campaigns.Rules(**rules))
 
 
 def answer_all(engine) -> int:  # type: ignore[no-untyped-def]

@@ -225,21 +225,21 @@ def test_upgrade_to_0005_keeps_every_raters_eligible_items(any_url: str) -> None
         assert lapsed and settings.overlap == 3
 
 
-def step(engine: Engine, rng: random.Random, tokens: dict[str, str]) -> str:
-    """One random action of a labelling session, through the page's path or the admin's."""
+def step(engine: Engine, rng: random.Random, tokens: dict[str, str], draws: random.Random) -> str:
+    """One random action of a labelling session, through the page's path or the admin's.
+    ``rng`` picks the actions (the same ones every run for a seed); ``draws`` is what the
+    pool draws with (how much of it a claim uses depends on the pool)."""
     name = rng.choice(sorted(tokens))
     token, roll = tokens[name], rng.random()
     try:
         if roll < 0.55:
-            view = flow.view(engine, token, rng)
+            view = flow.view(engine, token, draws)
+            sensible, specific = rng.random() < 0.6, rng.random() < 0.5
             if view.task is not None:
-                sensible = rng.random() < 0.6
-                flow.answer(
-                    engine, token, view.task.response_id, sensible, rng.random() < 0.5, rng=rng
-                )
+                flow.answer(engine, token, view.task.response_id, sensible, specific, rng=draws)
             return "answer"
         if roll < 0.65:
-            view = flow.view(engine, token, rng)
+            view = flow.view(engine, token, draws)
             if view.task is not None:
                 flow.skip(engine, token, view.task.response_id, "other")
             return "skip"
@@ -264,7 +264,7 @@ def step(engine: Engine, rng: random.Random, tokens: dict[str, str]) -> str:
             with db.session_scope(engine) as s:
                 save_settings(s, overlap=rng.choice((2, 3)), adaptive=rng.random() < 0.5)
             return "settings"
-        flow.view(engine, token, rng)  # a lease only (someone reading)
+        flow.view(engine, token, draws)  # a lease only (someone reading)
         return "view"
     except UserError:
         return "refused"
@@ -277,10 +277,10 @@ def test_kept_state_equals_the_rule_after_every_step(sqlite_url: str, seed: int)
     with db.session_scope(engine) as s:
         save_settings(s, overlap=2, gold_rate=0.0)
     tokens = {f"r{i}": add_annotator(engine, f"r{i}") for i in range(6)}
-    rng = random.Random(seed)
+    rng, draws = random.Random(seed), random.Random(seed + 100)
     done: Counter[str] = Counter()
     for _ in range(150):
-        done[step(engine, rng, tokens)] += 1
+        done[step(engine, rng, tokens, draws)] += 1
         assert eligible(engine, exact=False) == eligible(engine, exact=True), done
     assert min(done[k] for k in ("answer", "skip", "expire", "flag", "settings")) > 0, done
 

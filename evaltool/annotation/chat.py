@@ -11,6 +11,7 @@ below the minimum is abandoned: kept, never labelled, and its slot goes back to 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,6 @@ from evaltool.annotation import studies
 from evaltool.annotation.accounts import authenticate
 from evaltool.errors import UserError
 from evaltool.storage.chat_schema import (
-    CHAT_STATES,
     REPLY_FLAGS,
     Chat,
     ChatBot,
@@ -34,14 +34,12 @@ from evaltool.storage.db import as_engine, retried, session_scope
 from evaltool.storage.schema import (
     Annotator,
     Context,
-    Dataset,
     Response,
     Study,
-    System,
-    check_name,
     utcnow,
 )
 
+POLL = 0.05  # seconds between looks for a pending reply while a page waits for it
 IDLE = timedelta(minutes=30)  # an open chat untouched this long is abandoned
 MAX_CHARS = 1000  # a human turn's length limit unless the campaign sets one
 _rng = random.SystemRandom()
@@ -74,63 +72,6 @@ class ChatView:
     finish: dict[str, Any] | None = None  # the platform's way back, with the code
 
 
-@dataclass(frozen=True)
-class Rules:
-    """A campaign's numbers, checked before anything is stored."""
-
-    conversations: int = 100
-    min_turns: int = 14
-    max_turns: int = 28
-    opening: str = "Привет!"
-    max_chars: int = MAX_CHARS
-
-    def check(self) -> Rules:
-        """Self, or a user error naming the first bad number."""
-        for field, ok, what in (
-            ("conversations", self.conversations >= 1, "at least 1"),
-            ("min_turns", self.min_turns >= 2, "at least 2 (the opening and one reply)"),
-            ("max_turns", self.max_turns >= self.min_turns, "at least {min_turns}"),
-            ("max_chars", self.max_chars >= 1, "at least 1"),
-            ("opening", bool(self.opening.strip()), "not blank"),
-        ):
-            if not ok:
-                named = ("min_turns",) if "{" in what else ()
-                raise UserError(f"must be {what}", field=field, settings=named)
-        return self
-
-
-def create_campaign(
-    s: Session, name: str, system_ids: list[int], specs: list[dict], rules: Rules
-) -> ChatCampaign:
-    """A new campaign with its bots (registered systems) and its own dataset of bot turns."""
-    name = check_name("chat campaign", name, field="name")
-    rules.check()
-    if s.scalars(select(ChatCampaign).where(ChatCampaign.name == name)).first() is not None:
-        raise UserError(f"chat campaign {name!r} exists; give another name")
-    if s.scalars(select(Dataset).where(Dataset.name == name)).first() is not None:
-        raise UserError(f"a dataset is named {name!r}; give the campaign another name")
-    dataset = Dataset(name=name)
-    s.add(dataset)
-    s.flush()
-    row = ChatCampaign(
-        name=name,
-        dataset_id=dataset.id,
-        conversations=rules.conversations,
-        min_turns=rules.min_turns,
-        max_turns=rules.max_turns,
-        opening=rules.opening.strip(),
-        max_chars=rules.max_chars,
-    )
-    s.add(row)
-    s.flush()
-    s.add_all(
-        ChatBot(campaign_id=row.id, system_id=sid, spec=spec)
-        for sid, spec in zip(system_ids, specs, strict=True)
-    )
-    s.flush()
-    return row
-
-
 def study_campaign(db: str | Engine | None, token: str | None) -> str | None:
     """The chat campaign whose study the person came from, if any (the page opens the chat)."""
     with session_scope(as_engine(db), readonly=True) as s:
@@ -141,36 +82,10 @@ def study_campaign(db: str | Engine | None, token: str | None) -> str | None:
         return s.scalar(select(ChatCampaign.name).where(ChatCampaign.id == study.chat_campaign_id))
 
 
-def bot_names(s: Session, campaign: str) -> list[str]:
-    """The names of the campaign's bots (their systems), in the order they were added."""
-    camp = get_campaign(s, campaign)
-    query = (
-        select(System.name)
-        .join(ChatBot, ChatBot.system_id == System.id)
-        .where(ChatBot.campaign_id == camp.id)
-        .order_by(ChatBot.id)
-    )
-    return list(s.scalars(query))
-
-
-def overview(engine: Engine) -> list[tuple[str, str, int, int, int, int]]:
-    """Per campaign and bot: chats finished, open and abandoned, and the quota."""
-    count = {state: func.count(Chat.id).filter(Chat.state == state) for state in CHAT_STATES}
-    query = (
-        select(ChatCampaign.name, System.name, *count.values(), ChatCampaign.conversations)
-        .join(ChatBot, ChatBot.campaign_id == ChatCampaign.id)
-        .join(System, System.id == ChatBot.system_id)
-        .outerjoin(Chat, Chat.bot_id == ChatBot.id)
-        .group_by(ChatCampaign.id, ChatCampaign.name, System.name, ChatBot.id)
-        .order_by(ChatCampaign.name, ChatBot.id)
-    )
-    with session_scope(engine, readonly=True) as s:
-        rows = s.execute(query).all()
-    return [(c, b, f, o, a, q) for c, b, o, f, a, q in rows]
-
-
-def view(db: str | Engine | None, token: str | None, campaign: str) -> ChatView:
-    """The person's chat in this campaign (a new one when they have none open)."""
+def view(db: str | Engine | None, token: str | None, campaign: str, wait: float = 0.0) -> ChatView:
+    """The person's chat in this campaign (a new one when they have none open). With ``wait``
+    and a reply pending, look again every ``POLL`` seconds for up to ``wait`` seconds, so the
+    page shows a reply about as soon as a bot process stores it."""
 
     def run() -> ChatView:
         with session_scope(as_engine(db)) as s:
@@ -178,7 +93,19 @@ def view(db: str | Engine | None, token: str | None, campaign: str) -> ChatView:
             chat = _open_chat(s, me, camp) or _start(s, me, camp)
             return _show(s, me, camp, chat)
 
-    return retried(run)
+    shown = retried(run)
+    deadline = time.monotonic() + wait
+    while shown.waiting is not None and time.monotonic() < deadline:
+        time.sleep(POLL)
+        if _answered(as_engine(db), shown.chat_id, shown.turns[-1].position):
+            return retried(run)
+    return shown
+
+
+def _answered(engine: Engine, chat_id: int | None, position: int) -> bool:
+    query = select(ChatTurn.state).where(ChatTurn.chat_id == chat_id, ChatTurn.position == position)
+    with session_scope(engine, readonly=True) as s:
+        return s.scalar(query) == "answered"
 
 
 def send(db: str | Engine | None, token: str | None, campaign: str, text: str) -> ChatView:

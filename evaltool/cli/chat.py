@@ -19,16 +19,20 @@ def chat() -> None:
     """Chat campaigns: people chat with bots, then others label each bot turn."""
 
 
-def split_bot(bot: str) -> tuple[str, str | None]:
-    """``MODEL`` or ``MODEL@URL`` (a model behind an OpenAI-compatible server).
+def split_bot(bot: str) -> tuple[str | None, str, str | None]:
+    """``[NAME=]MODEL[@URL]``: the system name (default: the model's short name), the model,
+    and the OpenAI-compatible server that serves it, if any.
 
-    >>> split_bot("tiny@http://127.0.0.1:8000/v1"), split_bot("./models/small")
-    (('tiny', 'http://127.0.0.1:8000/v1'), ('./models/small', None))
+    >>> split_bot("served=tiny@http://127.0.0.1:8000/v1"), split_bot("./models/small")
+    (('served', 'tiny', 'http://127.0.0.1:8000/v1'), (None, './models/small', None))
     """
-    model, at, url = bot.rpartition("@")
+    name, eq, rest = bot.partition("=")
+    if not eq or not name or "/" in name or "@" in name:
+        name, rest = None, bot
+    model, at, url = rest.rpartition("@")
     if at and url.startswith(("http://", "https://")) and model:
-        return model, url
-    return bot, None
+        return name, model, url
+    return name, rest, None
 
 
 @chat.command("create")
@@ -38,9 +42,9 @@ def split_bot(bot: str) -> tuple[str, str | None]:
     "bots",
     multiple=True,
     required=True,
-    metavar="MODEL[@URL]",
+    metavar="[NAME=]MODEL[@URL]",
     help="A local folder, hub id or baseline:NAME, or MODEL@URL for a model an "
-    "OpenAI-compatible server serves; repeat for each bot.",
+    "OpenAI-compatible server serves; NAME= names its system. Repeat for each bot.",
 )
 @click.option("--conversations", type=int, default=100, show_default=True, help="Chats per bot.")
 @click.option("--min-turns", type=int, default=14, show_default=True, help="Turns before finish.")
@@ -68,23 +72,24 @@ def chat_create(
     """Create a chat campaign: load and register each bot as a system, as `generate` does
     (the decoding flags apply to every bot).
 
-    Example: evaltool chat create pilot --bot ./ruDialoGPT-small --bot tiny@http://127.0.0.1:8000/v1
+    Example: evaltool chat create pilot --bot ./ruDialoGPT-small --bot big=m@http://127.0.0.1:8000/v1
     """
-    from evaltool.annotation import chat as flow
+    from evaltool.annotation import campaigns
     from evaltool.generation.chatbots import bot_spec, register_bots
     from evaltool.storage import db
 
-    rules = flow.Rules(conversations, min_turns, max_turns, opening, max_chars).check()
+    rules = campaigns.Rules(conversations, min_turns, max_turns, opening, max_chars).check()
     options.pop("endpoint", None)
     options["settings"] = decoding_settings(options, do_sample)
-    specs = [bot_spec(*split_bot(bot), options) for bot in bots]
+    parsed = [split_bot(bot) for bot in bots]
+    specs = [bot_spec(model, url, options) for _, model, url in parsed]
     engine = db.connect(db_url)
-    ids = register_bots(engine, specs, [None] * len(specs), options["seed"])
+    ids = register_bots(engine, specs, [name for name, _, _ in parsed], options["seed"])
     if len(set(ids)) != len(ids):
-        raise UserError("two --bot flags name the same system; give each bot once")
+        raise UserError("two --bot flags make the same system; name them: --bot NAME=MODEL")
     with db.session_scope(engine) as s:
-        flow.create_campaign(s, name, ids, specs, rules)
-        names = flow.bot_names(s, name)
+        campaigns.create_campaign(s, name, ids, specs, rules)
+        names = campaigns.bot_names(s, name)
     click.echo(f"{name}: {len(ids)} bots ({', '.join(names)}), {conversations} chats each")
     click.echo(f"answer its turns: evaltool chat bots {name}")
     click.echo(f"crowd link: evaltool study create STUDY --chat {name} --platform ...")
@@ -143,10 +148,10 @@ def chat_bots(
 @db_option
 def chat_list(db_url: str | None) -> None:
     """Each campaign's bots with chats finished, open and abandoned."""
-    from evaltool.annotation import chat as flow
+    from evaltool.annotation import campaigns
     from evaltool.storage import db
 
-    for campaign, bot, finished, open_, abandoned, quota in flow.overview(db.connect(db_url)):
+    for campaign, bot, finished, open_, abandoned, quota in campaigns.overview(db.connect(db_url)):
         click.echo(
             f"{campaign}  {bot}: {finished}/{quota} finished, {open_} open, {abandoned} abandoned"
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from evaltool.errors import UserError
 from evaltool.generation import backends
-from evaltool.generation.responder import Responder
+from evaltool.generation.responder import Conversation, Responder
 from evaltool.generation.settings import GenerationSettings, context_key
 from evaltool.storage import chats
 from evaltool.storage.chat_schema import ChatBot
@@ -31,6 +32,7 @@ from evaltool.storage.schema import System
 from evaltool.storage.systems import SystemSpec, find_system, register
 
 LEASE = timedelta(minutes=2)  # a turn not answered in this time goes to another process
+BATCH = 16  # pending turns of one bot answered together
 CHAT_TEMPLATE = "chat-template"
 
 
@@ -125,29 +127,71 @@ def serve(
     *,
     seed: int = 0,
     lease: timedelta = LEASE,
-    poll: float = 0.1,
+    poll: float = 0.05,
+    batch: int = BATCH,
     stop: Callable[[Served], bool] | None = None,
     worker: str | None = None,
 ) -> Served:
-    """Answer the campaign's pending turns until ``stop`` says so (or forever)."""
+    """Answer the campaign's pending turns until ``stop`` says so (or forever): one thread per
+    bot, each leasing up to ``batch`` pending turns at a time and answering them together (a
+    local model in one batch, a served one with its concurrent requests), so that one bot's
+    work never waits behind another's."""
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
-    done = Served()
-    ids = sorted(bots)
-    while not (stop and stop(done)):
-        turn = chats.claim(engine, ids, worker, lease)
-        if turn is None:
+    done, lock, halt = Served(), threading.Lock(), threading.Event()
+    failed: list[BaseException] = []
+
+    def run(system_id: int) -> None:
+        try:
+            answer_turns(system_id)
+        except BaseException as exc:  # the main thread raises it
+            failed.append(exc)
+
+    def answer_turns(system_id: int) -> None:
+        while not halt.is_set():
+            turns = chats.claim(engine, [system_id], worker, lease, batch)
+            if not turns:
+                time.sleep(poll)
+                continue
+            answered = _answer(bots[system_id], campaign, seed, turns)
+            for turn, rows, took in answered:
+                stored = chats.store_reply(engine, turn.turn_id, worker, rows)
+                with lock:
+                    done.answered += stored
+                    done.lost += not stored
+                    done.seconds += [took] * stored
+
+    threads = [threading.Thread(target=run, args=(sid,), daemon=True) for sid in sorted(bots)]
+    for t in threads:
+        t.start()
+    try:
+        while not (stop and stop(done)) and all(t.is_alive() for t in threads):
             time.sleep(poll)
-            continue
-        key = context_key(seed, campaign, str(turn.chat_id), str(turn.position))
-        t0 = time.perf_counter()
-        candidates = bots[turn.system_id].reply(turn.turns, key)
-        took = time.perf_counter() - t0
-        rows = [{"text": c.text, "meta": {**c.meta, "seconds": round(took, 4)}} for c in candidates]
-        if not rows:
-            rows = [{"text": "", "meta": {"seconds": round(took, 4), "empty": True}}]
-        if chats.store_reply(engine, turn.turn_id, worker, rows):
-            done.answered += 1
-            done.seconds.append(took)
-        else:
-            done.lost += 1
+    finally:
+        halt.set()
+        for t in threads:
+            t.join()
+    if failed:
+        raise failed[0]
     return done
+
+
+def _answer(
+    bot: Responder, campaign: str, seed: int, turns: list[chats.PendingTurn]
+) -> list[tuple[chats.PendingTurn, list[dict[str, Any]], float]]:
+    """Every leased turn's candidates (as stored) and the seconds the bot took for the batch."""
+    convs = [
+        Conversation(t.turns, context_key(seed, campaign, str(t.chat_id), str(t.position)), id=i)
+        for i, t in enumerate(turns)
+    ]
+    bot.prepare(convs, convs)
+    t0 = time.perf_counter()
+    got: dict[int, list[Any]] = {}
+    for part in bot.batches(convs):
+        for group in bot.respond(part):
+            got.update({conv.id: cands for conv, cands in group})
+    took = round(time.perf_counter() - t0, 4)
+    out = []
+    for i, turn in enumerate(turns):
+        rows = [{"text": c.text, "meta": {**c.meta, "seconds": took}} for c in got.get(i, [])]
+        out.append((turn, rows or [{"text": "", "meta": {"seconds": took, "empty": True}}], took))
+    return out

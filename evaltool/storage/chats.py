@@ -49,10 +49,10 @@ def turns_of(s: Session, chat_id: int) -> list[ChatTurn]:
 
 
 def claim(
-    engine: Engine, system_ids: list[int], worker: str, lease: timedelta
-) -> PendingTurn | None:
-    """Lease the oldest pending turn of these systems' chats whose lease is free or over (None
-    when there is none). On PostgreSQL rows another process is leasing are skipped."""
+    engine: Engine, system_ids: list[int], worker: str, lease: timedelta, limit: int = 1
+) -> list[PendingTurn]:
+    """Lease up to ``limit`` of the oldest pending turns of these systems' chats whose lease
+    is free or over. On PostgreSQL rows another process is leasing are skipped."""
     now = utcnow()
     with session_scope(engine) as s:
         query = (
@@ -65,21 +65,25 @@ def claim(
                 ChatBot.system_id.in_(system_ids),
             )
             .order_by(ChatTurn.id)
-            .limit(1)
+            .limit(limit)
         )
         if s.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=ChatTurn, skip_locked=True)
-        row = s.execute(query).first()
-        if row is None:
-            return None
-        turn_id, chat_id, position, system_id = row
-        s.execute(
-            update(ChatTurn)
-            .where(ChatTurn.id == turn_id)
-            .values(claimed_by=worker, claimed_until=now + lease)
-        )
-        before = [t.text or "" for t in turns_of(s, chat_id) if t.position < position]
-    return PendingTurn(turn_id, chat_id, position, system_id, before)
+        rows = s.execute(query).all()
+        if rows:
+            s.execute(
+                update(ChatTurn)
+                .where(ChatTurn.id.in_([r[0] for r in rows]))
+                .values(claimed_by=worker, claimed_until=now + lease)
+            )
+        return [
+            PendingTurn(turn_id, chat_id, position, system_id, _before(s, chat_id, position))
+            for turn_id, chat_id, position, system_id in rows
+        ]
+
+
+def _before(s: Session, chat_id: int, position: int) -> list[str]:
+    return [t.text or "" for t in turns_of(s, chat_id) if t.position < position]
 
 
 def store_reply(
