@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shutil
 import socket
@@ -352,3 +353,46 @@ def make_pool(
         s.add_all(rows)
         s.flush()
         return [r.id for r in rows if r.rank == 0]
+
+
+SERVE = Path(sys.executable).parent / "transformers"
+
+
+def _serving_installed() -> bool:
+    return SERVE.exists() and all(
+        importlib.util.find_spec(m) for m in ("fastapi", "uvicorn", "openai")
+    )
+
+
+@contextmanager
+def transformers_serve(port: int) -> Iterator[subprocess.Popen]:
+    """``transformers serve`` on 127.0.0.1:``port`` (models load on their first request)."""
+    need(_serving_installed(), "transformers[serving] is not installed (make install)")
+    command = [str(SERVE), "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise AssertionError("transformers serve did not start") from None
+                time.sleep(0.3)
+        yield proc
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def served_rudialogpt(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny ruDialoGPT-format model with a generation config that samples: a server keeps
+    the model's own ``do_sample`` and only overrides temperature and top-p."""
+    from transformers import GenerationConfig
+
+    folder = tmp_path_factory.mktemp("served-rudialogpt")
+    for path in tiny_model.iterdir():
+        shutil.copy(path, folder / path.name)
+    GenerationConfig(do_sample=True, eos_token_id=50257, pad_token_id=0).save_pretrained(folder)
+    return folder

@@ -6,28 +6,30 @@ restart survived; replies reported."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
-from evaltool.storage.chat_schema import ChatTurn
+from evaltool.storage.chat_schema import Chat, ChatBot, ChatTurn
 from evaltool.storage.schema import Annotator
 
-from .conftest import served, stop
+from .conftest import free_port, served, stop, transformers_serve
+from .test_served import SAMPLING
 
 pytestmark = pytest.mark.browser
 NASTY = '<img src=x onerror="window.__xss=1"> **жирный** [ссылка](http://example.com)'
 
 
-def bots(url: str) -> subprocess.Popen:
-    """``evaltool chat bots c``, once its bots are loaded."""
+def bots(url: str, *args: str) -> subprocess.Popen:
+    """``evaltool chat bots c [ARGS]``, once its bots are loaded."""
     env = {**os.environ, "EVALTOOL_DB": url}
-    command = [sys.executable, "-m", "evaltool", "chat", "bots", "c"]
+    command = [sys.executable, "-m", "evaltool", "chat", "bots", "c", *args]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None and "answering" in proc.stdout.readline().decode()
     return proc
@@ -118,3 +120,62 @@ def test_bot_text_stays_text_bad_input_is_refused_and_the_chat_survives(
     with db.session_scope(db.make_engine(sqlite_url), readonly=True) as s:
         flags = s.scalars(select(ChatTurn.flag).order_by(ChatTurn.position)).all()
     assert flags == [None, None, None, "offensive"]
+
+
+@pytest.mark.slow
+def test_two_page_servers_and_two_bot_processes_over_postgresql_serve_8_chats(
+    browser, run_cli, served_rudialogpt: Path, pg_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A local bot and the same model behind ``transformers serve``; 8 Chromium pages, 4 on
+    each of two page servers, chat at once while two bot processes answer: 4 chats per bot,
+    every bot turn answered, each by exactly one process."""
+    port = free_port()
+    with transformers_serve(port):
+        endpoint = f"http://127.0.0.1:{port}/v1"
+        bots_ = [
+            "--bot",
+            f"local={served_rudialogpt}",
+            "--bot",
+            f"served={served_rudialogpt}@{endpoint}",
+        ]
+        create = ["chat", "create", "c", *bots_, "--prompt-format", "rudialogpt", *SAMPLING]
+        create += ["--min-turns", "4", "--conversations", "4", "--db", pg_url]
+        assert run_cli("init", "--db", pg_url).exit_code == 0
+        made = run_cli(*create)
+        assert made.exit_code == 0, made.output
+        engine = db.make_engine(pg_url)
+        tokens = [add_annotator(engine, f"p{i}") for i in range(8)]
+        workers: list[subprocess.Popen] = []
+        try:
+            with served(pg_url, tmp_path) as one, served(pg_url, tmp_path) as two:
+                pages = [browser.new_page() for _ in tokens]
+                for i, (page, token) in enumerate(zip(pages, tokens, strict=True)):
+                    page.goto(f"http://127.0.0.1:{(one, two)[i % 2]}/?token={token}&chat=c")
+                    page.locator('.chatter[data-view="chat"]').wait_for(timeout=60_000)
+                workers += [bots(pg_url, "--idle-exit", "5") for _ in range(2)]
+                for page in pages:
+                    replies(page, 1)
+                for page in pages:
+                    say(page, "как дела?")
+                for page in pages:
+                    replies(page, 2)
+                    page.locator('[data-action="finish"]').click()
+                for page in pages:
+                    page.locator(".message").wait_for(timeout=30_000)
+                    page.close()
+            outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
+        finally:
+            for w in workers:
+                stop(w)
+    answered = [int(re.search(r"(\d+) turns answered, 0 taken", o).group(1)) for o in outputs]  # type: ignore[union-attr]
+    assert sum(answered) == 16, outputs
+    with db.session_scope(engine, readonly=True) as s:
+        per_bot = s.execute(
+            select(ChatBot.id, func.count(Chat.id))
+            .join(Chat, Chat.bot_id == ChatBot.id)
+            .where(Chat.state == "finished")
+            .group_by(ChatBot.id)
+        ).all()
+        turns = s.scalars(select(ChatTurn).where(ChatTurn.speaker == "bot")).all()
+    assert sorted(n for _, n in per_bot) == [4, 4]
+    assert len(turns) == 16 and all(t.state == "answered" and t.claimed_by for t in turns)

@@ -4,10 +4,8 @@ behind a proxy that answers 429 and 503 now and then."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -27,9 +24,8 @@ from sqlalchemy import func, select
 from evaltool.storage import db
 from evaltool.storage.schema import Response, System
 
-from .conftest import free_port, need, stop
+from .conftest import free_port, transformers_serve
 
-SERVE = Path(sys.executable).parent / "transformers"
 # What the card's settings become on a server that only samples (request fields of OpenAI's).
 SAMPLING = [
     "--num-beams",
@@ -49,52 +45,12 @@ SAMPLING = [
 pytestmark = pytest.mark.slow
 
 
-def _serving_installed() -> bool:
-    return SERVE.exists() and all(
-        importlib.util.find_spec(m) for m in ("fastapi", "uvicorn", "openai")
-    )
-
-
-@contextmanager
-def transformers_serve(port: int) -> Iterator[subprocess.Popen]:
-    """``transformers serve`` on 127.0.0.1:``port`` (models load on their first request)."""
-    need(_serving_installed(), "transformers[serving] is not installed (make install)")
-    command = [str(SERVE), "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise AssertionError("transformers serve did not start") from None
-                time.sleep(0.3)
-        yield proc
-    finally:
-        stop(proc)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The base URL of one ``transformers serve`` shared by this module's tests."""
     port = free_port()
     with transformers_serve(port):
         yield f"http://127.0.0.1:{port}/v1"
-
-
-@pytest.fixture(scope="module")
-def served_rudialogpt(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny ruDialoGPT-format model with a generation config that samples: a server keeps
-    the model's own ``do_sample`` and only overrides temperature and top-p."""
-    from transformers import GenerationConfig
-
-    folder = tmp_path_factory.mktemp("served-rudialogpt")
-    for path in tiny_model.iterdir():
-        shutil.copy(path, folder / path.name)
-    GenerationConfig(do_sample=True, eos_token_id=50257, pad_token_id=0).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture
