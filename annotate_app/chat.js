@@ -2,16 +2,6 @@
 // (setTriggerValue), a typing sign while the bot works, finish from the minimum number of turns.
 // Every text from the server is set with textContent: bot output never becomes markup.
 
-function el(tag, attrs, text) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "className") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
 function button(label, attrs, onClick) {
   const b = el("button", { type: "button", ...attrs }, label);
   b.addEventListener("click", onClick);
@@ -107,13 +97,8 @@ class Chatter {
       body.appendChild(el("p", {}, t.code_intro));
       body.appendChild(el("p", { className: "code", "data-code": code }, code));
     }
-    if (finish && finish.method === "get") body.appendChild(el("a", { href: finish.url, className: "submit" }, t.return_link));
-    else if (finish && finish.method === "post") {
-      const form = el("form", { method: "post", action: finish.url });
-      for (const [k, v] of Object.entries(finish.fields)) form.appendChild(el("input", { type: "hidden", name: k, value: v }));
-      form.appendChild(el("button", { type: "submit", className: "submit" }, t.return_link));
-      body.appendChild(form);
-    }
+    const back = wayBack(finish, t.return_link);
+    if (back) body.appendChild(back);
     if (!code) body.appendChild(button(t.again, { className: "secondary", "data-action": "again" }, () => this.send("nav", "again")));
     this.root.replaceChildren(body);
     this.built = null;

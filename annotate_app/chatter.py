@@ -10,21 +10,16 @@ server text with ``textContent``: bot output never becomes markup.
 from __future__ import annotations
 
 import os
-from importlib import resources
 from typing import Any
 
 import streamlit as st
 
+from annotate_app.assets import component_files
 from annotate_app.texts import CHAT, TEXTS
 from evaltool.annotation import chat
 from evaltool.errors import UserError
 
-_FILES = resources.files("annotate_app")
-CHATTER = st.components.v2.component(
-    "evaltool_chat",
-    js=(_FILES / "chat.js").read_text(encoding="utf-8"),
-    css=(_FILES / "chat.css").read_text(encoding="utf-8"),
-)
+CHATTER = st.components.v2.component("evaltool_chat", **component_files("chat"))
 KEY = "chatter"
 POLL_SECONDS = 0.1  # a page waiting for a reply runs again this soon after each wait
 WAIT_SECONDS = 1.0  # each run waits this long for the reply (looking every 50 ms)

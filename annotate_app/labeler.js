@@ -6,16 +6,6 @@
 
 const KEYS = { "1": ["sensible", true], "2": ["sensible", false], "3": ["specific", true], "4": ["specific", false] };
 
-function el(tag, attrs, text) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "className") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
 function button(label, hint, attrs, onClick) {
   const b = el("button", { type: "button", ...attrs });
   b.appendChild(el("span", { className: "label" }, label));
@@ -203,14 +193,8 @@ class Labeler {
     const body = el("div", {});
     body.appendChild(el("p", {}, t.code_intro));
     body.appendChild(el("p", { className: "code", "data-code": this.data.code }, this.data.code));
-    if (finish && finish.method === "get") {
-      body.appendChild(el("a", { href: finish.url, className: "submit" }, t.return_link));
-    } else if (finish && finish.method === "post") {
-      const form = el("form", { method: "post", action: finish.url });
-      for (const [k, v] of Object.entries(finish.fields)) form.appendChild(el("input", { type: "hidden", name: k, value: v }));
-      form.appendChild(el("button", { type: "submit", className: "submit" }, t.return_link));
-      body.appendChild(form);
-    }
+    const back = wayBack(finish, t.return_link);
+    if (back) body.appendChild(back);
     return this.message(t.finished_title, null, body);
   }
 

@@ -7,22 +7,17 @@ trip. The component sets every server text with ``textContent``: nothing becomes
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import streamlit as st
 
+from annotate_app.assets import component_files
 from annotate_app.texts import TEXTS
 from evaltool.annotation import flow
 from evaltool.annotation.flow import SKIP_REASONS
 from evaltool.errors import UserError
 
-_FILES = resources.files("annotate_app")
-LABELER = st.components.v2.component(
-    "evaltool_labeler",
-    js=(_FILES / "labeler.js").read_text(encoding="utf-8"),
-    css=(_FILES / "labeler.css").read_text(encoding="utf-8"),
-)
+LABELER = st.components.v2.component("evaltool_labeler", **component_files("labeler"))
 KEY = "labeler"
 # The words the component draws; only these travel with each reply.
 WORDS = [

@@ -16,7 +16,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,7 +34,9 @@ def evaltool(*args: str) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
-def shoot(port: int, token: str) -> None:
+def each_size(url: str, name: str) -> Iterator[tuple[bool, Any]]:
+    """The page at ``url`` at each size in turn, (first size?, page); photographed into
+    docs/img/NAME-WxH.png when the caller hands it back."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -42,44 +46,37 @@ def shoot(port: int, token: str) -> None:
                 viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
             )
             page = ctx.new_page()
-            page.goto(f"http://127.0.0.1:{port}/?token={token}")
-            if first:  # the instructions come once per annotator
-                start = page.get_by_role("button", name="Понятно, начать")
-                start.wait_for(timeout=60_000)
-                start.click()
-            page.locator('.labeler[data-view="task"]').wait_for(timeout=60_000)
-            page.keyboard.press("1")
-            page.locator('[data-answer="specific-yes"]').wait_for()
+            page.goto(url)
+            yield first, page
             page.mouse.move(0, 0)
             time.sleep(0.3)
-            page.screenshot(path=str(OUT / f"page-{width}x{height}.png"))
+            page.screenshot(path=str(OUT / f"{name}-{width}x{height}.png"))
             ctx.close()
         browser.close()
+
+
+def shoot(port: int, token: str) -> None:
+    """One item with both questions open."""
+    for first, page in each_size(f"http://127.0.0.1:{port}/?token={token}", "page"):
+        if first:  # the instructions come once per annotator
+            start = page.get_by_role("button", name="Понятно, начать")
+            start.wait_for(timeout=60_000)
+            start.click()
+        page.locator('.labeler[data-view="task"]').wait_for(timeout=60_000)
+        page.keyboard.press("1")
+        page.locator('[data-answer="specific-yes"]').wait_for()
 
 
 def shoot_chat(port: int, token: str) -> None:
     """A chat of three messages at both sizes (the same chat: it survives a new page)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for first, (width, height, touch) in zip((True, False), SIZES.values(), strict=True):
-            ctx = browser.new_context(
-                viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
-            )
-            page = ctx.new_page()
-            page.goto(f"http://127.0.0.1:{port}/?token={token}&chat=demo-chat")
-            page.locator(".turn.bot").first.wait_for(timeout=60_000)
-            for i, text in enumerate(["Как прошли выходные?", "А что ты любишь читать?"] * first):
-                page.locator("textarea").fill(text)
-                page.keyboard.press("Enter")
-                page.locator(".turn.bot").nth(i + 1).wait_for(timeout=60_000)
-            page.locator("textarea").fill("Расскажи про свой город")
-            page.mouse.move(0, 0)
-            time.sleep(0.3)
-            page.screenshot(path=str(OUT / f"chat-{width}x{height}.png"))
-            ctx.close()
-        browser.close()
+    url = f"http://127.0.0.1:{port}/?token={token}&chat=demo-chat"
+    for first, page in each_size(url, "chat"):
+        page.locator(".turn.bot").first.wait_for(timeout=60_000)
+        for i, text in enumerate(["Как прошли выходные?", "А что ты любишь читать?"] * first):
+            page.locator("textarea").fill(text)
+            page.keyboard.press("Enter")
+            page.locator(".turn.bot").nth(i + 1).wait_for(timeout=60_000)
+        page.locator("textarea").fill("Расскажи про свой город")
 
 
 def main() -> None:

@@ -117,31 +117,32 @@ def context_bootstrap(
     point = statistic(index)
     low = high = dist = None
     if len(index) >= 2:
-        low, high, dist = _resample(index, statistic, resamples, seed, confidence, method)
+        low, high, dist = _resample((index,), statistic, resamples, seed, confidence, method)
     return _collect(point, (low, high, dist), table.shape[1], len(pairs), confidence)
 
 
 def _resample(
-    index: np.ndarray,
+    samples: tuple[np.ndarray, ...],
     statistic: Any,
     resamples: int,
     seed: int,
     confidence: float,
     method: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """scipy's bootstrap over contexts: (lows, highs, bootstrap distribution)."""
+    """scipy's bootstrap over the samples' indices, each sample resampled on its own: (lows,
+    highs, bootstrap distribution)."""
     with warnings.catch_warnings():  # degenerate data: reported as "no variation" later
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         res = sps.bootstrap(
-            (index,),
+            samples,
             statistic,
             vectorized=True,
             n_resamples=resamples,
             confidence_level=confidence,
             method="BCa" if method == "bca" else "percentile",
             random_state=np.random.default_rng(seed),
-            batch=max(1, BOOTSTRAP_BATCH_ELEMENTS // len(index)),
+            batch=max(1, BOOTSTRAP_BATCH_ELEMENTS // max(len(x) for x in samples)),
         )
     low, high = res.confidence_interval
     return low, high, res.bootstrap_distribution
@@ -211,21 +212,7 @@ def cluster_bootstrap(
     point = statistic(*index)
     low = high = dist = None
     if all(len(i) >= 2 for i in index):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", sps.DegenerateDataWarning)
-            res = sps.bootstrap(
-                tuple(index),
-                statistic,
-                vectorized=True,
-                n_resamples=resamples,
-                confidence_level=confidence,
-                method="BCa" if method == "bca" else "percentile",
-                random_state=np.random.default_rng(seed),
-                batch=max(1, BOOTSTRAP_BATCH_ELEMENTS // max(len(i) for i in index)),
-            )
-        low, high = res.confidence_interval
-        dist = res.bootstrap_distribution
+        low, high, dist = _resample(tuple(index), statistic, resamples, seed, confidence, method)
     return _collect(point, (low, high, dist), len(counts), len(pairs), confidence)
 
 
