@@ -86,27 +86,17 @@ def labelling(token: str, is_admin: bool) -> None:
         st.rerun()
 
 
+@st.fragment
 def chatting(token: str, campaign: str) -> None:
-    """The chat: a fragment that reruns on its own every half second while a reply is
-    pending, and one that waits for the person otherwise."""
+    """The chat; only this part reruns while a reply is awaited or a turn is sent."""
     try:
-        (chat_waiting if state.get("chat_waiting") else chat_idle)(token, campaign)
+        asked = chatter.show(token, campaign, state.lang)
     except UserError as exc:
         st.error(str(exc))
-
-
-def _chat_once(token: str, campaign: str) -> None:
-    was = state.get("chat_waiting")
-    asked = chatter.show(token, campaign, state.lang)
+        return
     if asked == "lang":
         state.lang = "en" if state.lang == "ru" else "ru"
         st.rerun()
-    elif state.chat_waiting != was:  # start or stop polling
-        st.rerun()
-
-
-chat_waiting = st.fragment(run_every=chatter.POLL_SECONDS)(_chat_once)
-chat_idle = st.fragment(_chat_once)
 
 
 def main() -> None:

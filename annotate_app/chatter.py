@@ -1,10 +1,10 @@
 """The chat page as a Streamlit component (components v2, inline JS and CSS, no build).
 
 The browser sends one message per human turn; the callback stores it with the pending bot turn
-(``annotation.chat``). While a reply is pending the server looks for it every 50 ms (a fragment
-that waits up to a second, then runs again) and draws it when a bot process has stored it,
-without a reload. The component sets every
-server text with ``textContent``: bot output never becomes markup.
+(``annotation.chat``). While a reply is pending the fragment, once it has drawn the chat with
+its typing sign, looks for the reply every 50 ms for up to a second and then runs again, so the
+reply is drawn about as soon as a bot process stores it, without a reload. The component sets
+every server text with ``textContent``: bot output never becomes markup.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from annotate_app.assets import component_files
 from annotate_app.texts import CHAT, TEXTS
@@ -21,8 +22,7 @@ from evaltool.errors import UserError
 
 CHATTER = st.components.v2.component("evaltool_chat", **component_files("chat"))
 KEY = "chatter"
-POLL_SECONDS = 0.1  # a page waiting for a reply runs again this soon after each wait
-WAIT_SECONDS = 1.0  # each run waits this long for the reply (looking every 50 ms)
+WAIT_SECONDS = 1.0  # a run waits this long for the reply (looking every 50 ms), then runs again
 # A reply not there after this many seconds: the page says so (the turn is kept).
 LATE_SECONDS = float(os.environ.get("EVALTOOL_BOT_TIMEOUT") or 60)
 SHARED = ["language", "other_lang", "code_intro", "return_link"]
@@ -75,10 +75,9 @@ def _act(token: str, campaign: str) -> None:
 
 def show(token: str, campaign: str, lang: str) -> str | None:
     """Draw the chat; returns "lang" when the other language was asked for. While a reply is
-    pending, this reruns on its own every ``POLL_SECONDS`` until the reply is there."""
+    pending, wait for it after drawing, then run the fragment again (``st.rerun``) to draw it."""
     state = st.session_state
-    wait = WAIT_SECONDS if state.get("chat_waiting") else 0.0
-    view = state.pop("chat_view", None) or chat.view(None, token, campaign, wait)
+    view = state.pop("chat_view", None) or chat.view(None, token, campaign)
     if state.get("chat_problem"):
         st.warning(state.pop("chat_problem"))
     CHATTER(
@@ -89,5 +88,11 @@ def show(token: str, campaign: str, lang: str) -> str | None:
         on_report_change=lambda: _act(token, campaign),
         on_nav_change=lambda: _act(token, campaign),
     )
-    state.chat_waiting = view.waiting is not None
-    return state.pop("chat_nav", None)
+    asked = state.pop("chat_nav", None)
+    if view.waiting is not None and asked is None:
+        state.chat_view = chat.view(None, token, campaign, WAIT_SECONDS)
+        try:
+            st.rerun(scope="fragment")
+        except StreamlitInvalidLayoutContextError:  # a whole-page run reruns the whole page
+            st.rerun()
+    return asked

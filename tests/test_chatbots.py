@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from evaltool.annotation import accounts, chat
 from evaltool.generation import chatbots
+from evaltool.generation.responder import Responder
 from evaltool.generation.settings import context_key
 from evaltool.storage import db
 from evaltool.storage.chat_schema import ChatTurn
@@ -79,6 +81,56 @@ def test_a_tiny_rudialogpt_bot_answers_from_the_last_three_turns(
     (bot,) = bots.values()
     key = context_key(0, "c", str(last.chat_id), str(last.position))
     assert [c.text for c in bot.reply(before[-3:], key)] == [c["text"] for c in last.candidates]
+
+
+class Overlaps:
+    """Wraps a bot's ``respond``: counts the calls inside it at once, and holds the first
+    call (up to 2 s) until a second one starts."""
+
+    def __init__(self, bot: Responder) -> None:
+        self.respond, self.inside, self.most = bot.respond, 0, 0
+        self.lock, self.second = threading.Lock(), threading.Event()
+        bot.respond = self  # type: ignore[method-assign]
+
+    def __call__(self, batch):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            if self.inside > 1:
+                self.second.set()
+        try:
+            self.second.wait(2.0)
+            yield from self.respond(batch)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+@pytest.mark.parametrize("decoder", ["fast", "hf"])
+def test_a_turn_starts_while_the_bot_answers_another(
+    run_cli, tiny_model: Path, sqlite_url: str, decoder: str
+) -> None:
+    """Two chats' openings, a batch of one each: the second is answered beside the first
+    when the bot's replies come from per-turn streams (evaltool's loop, here under the card
+    rule), and after it when they come from torch's global seed (transformers' generate); the
+    replies are what the bot gives each turn alone."""
+    rule = [] if decoder == "fast" else ["--decoding", "transformers", "--decoder", "hf"]
+    assert run_cli("chat", "create", "c", "--bot", str(tiny_model), *rule).exit_code == 0
+    engine = db.make_engine(sqlite_url)
+    for name in ("a", "b"):
+        chat.view(engine, accounts.add_annotator(engine, name), "c")
+    bots = chatbots.load_campaign_bots(engine, "c")
+    (bot,) = bots.values()
+    assert bot.concurrent is (decoder == "fast")
+    seen = Overlaps(bot)
+    done = chatbots.serve(engine, "c", bots, batch=1, slots=2, stop=lambda d: d.answered == 2)
+    assert done.answered == 2 and seen.most == (2 if decoder == "fast" else 1)
+    bot.respond = seen.respond  # type: ignore[method-assign]
+    with db.session_scope(engine, readonly=True) as s:
+        for turn in s.scalars(select(ChatTurn).where(ChatTurn.speaker == "bot")):
+            key = context_key(0, "c", str(turn.chat_id), str(turn.position))
+            alone = [c.text for c in bot.reply(["Привет!"], key)]
+            assert alone == [c["text"] for c in turn.candidates]
 
 
 @pytest.mark.slow

@@ -114,9 +114,22 @@ def chat_create(
     help="Seconds a turn stays this process's; a turn not answered by then (the process "
     "died) goes to another.",
 )
+@click.option(
+    "--slots",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Batches of one bot answered at once, so a new turn need not wait for a batch in "
+    "progress (a bot seeded globally, such as --decoder hf, takes one).",
+)
 @db_option
 def chat_bots(
-    name: str, device: str | None, idle_exit: float, lease: float, db_url: str | None
+    name: str,
+    device: str | None,
+    idle_exit: float,
+    lease: float,
+    slots: int,
+    db_url: str | None,
 ) -> None:
     """Load the campaign's bots and answer its pending turns; run several (on several GPUs
     or machines) over PostgreSQL and each turn is still answered once.
@@ -137,7 +150,9 @@ def chat_bots(
         return bool(idle_exit) and time.monotonic() - last[0] > idle_exit
 
     try:
-        done = chatbots.serve(engine, name, bots, stop=stop, lease=timedelta(seconds=lease))
+        done = chatbots.serve(
+            engine, name, bots, stop=stop, lease=timedelta(seconds=lease), slots=slots
+        )
     except KeyboardInterrupt:
         click.echo(f"{name}: stopped")
         return

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from evaltool.storage.systems import SystemSpec, find_system, register
 
 LEASE = timedelta(minutes=2)  # a turn not answered in this time goes to another process
 BATCH = 16  # pending turns of one bot answered together
+SLOTS = 4  # batches of one bot answered at once (when its replies allow it)
 CHAT_TEMPLATE = "chat-template"
 
 
@@ -129,42 +131,62 @@ def serve(
     lease: timedelta = LEASE,
     poll: float = 0.05,
     batch: int = BATCH,
+    slots: int = SLOTS,
     stop: Callable[[Served], bool] | None = None,
     worker: str | None = None,
 ) -> Served:
-    """Answer the campaign's pending turns until ``stop`` says so (or forever): one thread per
-    bot, each leasing up to ``batch`` pending turns at a time and answering them together (a
-    local model in one batch, a served one with its concurrent requests), so that one bot's
-    work never waits behind another's."""
+    """Answer the campaign's pending turns until ``stop`` says so (or forever). Each bot has a
+    thread that leases pending turns (up to ``batch`` together) whenever one of its ``slots``
+    is free, so a turn that arrives while the bot is answering others starts at once instead
+    of waiting for their batch; a bot whose replies depend on what runs beside it (global
+    seeds) gets one slot. One bot's work never waits behind another's."""
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
     done, lock, halt = Served(), threading.Lock(), threading.Event()
     failed: list[BaseException] = []
 
-    def run(system_id: int) -> None:
+    def guarded(work: Callable[..., None], *args: Any) -> None:
         try:
-            answer_turns(system_id)
+            work(*args)
         except BaseException as exc:  # the main thread raises it
             failed.append(exc)
+            halt.set()
 
-    def answer_turns(system_id: int) -> None:
-        while not halt.is_set():
-            turns = chats.claim(engine, [system_id], worker, lease, batch)
-            if not turns:
-                time.sleep(poll)
-                continue
-            answered = _answer(bots[system_id], campaign, seed, turns)
-            for turn, rows, took in answered:
-                stored = chats.store_reply(engine, turn.turn_id, worker, rows)
-                with lock:
-                    done.answered += stored
-                    done.lost += not stored
-                    done.seconds += [took] * stored
+    def answer(system_id: int, turns: list[chats.PendingTurn]) -> None:
+        for turn, rows, took in _answer(bots[system_id], campaign, seed, turns):
+            stored = chats.store_reply(engine, turn.turn_id, worker, rows)
+            with lock:
+                done.answered += stored
+                done.lost += not stored
+                done.seconds += [took] * stored
 
-    threads = [threading.Thread(target=run, args=(sid,), daemon=True) for sid in sorted(bots)]
+    def feed(system_id: int) -> None:
+        size = slots if bots[system_id].concurrent else 1
+        free = threading.Semaphore(size)
+
+        def run(turns: list[chats.PendingTurn]) -> None:
+            try:
+                guarded(answer, system_id, turns)
+            finally:
+                free.release()
+
+        with ThreadPoolExecutor(size) as pool:  # threads kept: a local bot's buffers are theirs
+            while not halt.is_set():
+                if not free.acquire(timeout=poll):
+                    continue
+                turns = chats.claim(engine, [system_id], worker, lease, batch)
+                if turns:
+                    pool.submit(run, turns)
+                else:
+                    free.release()
+                    time.sleep(poll)
+
+    threads = [
+        threading.Thread(target=guarded, args=(feed, sid), daemon=True) for sid in sorted(bots)
+    ]
     for t in threads:
         t.start()
     try:
-        while not (stop and stop(done)) and all(t.is_alive() for t in threads):
+        while not (stop and stop(done)) and not halt.is_set():
             time.sleep(poll)
     finally:
         halt.set()

@@ -67,6 +67,7 @@ class FastGPT2Decoder:
     def __init__(self, loaded: LocalModel, replay: bool = False) -> None:
         self.loaded = loaded
         self.replay = replay
+        self.concurrent = not replay  # replay draws from torch's global generator
         self.runner = GPT2Runner(loaded.model)
         self.pad_id = loaded.tokenizer.pad_token_id
 

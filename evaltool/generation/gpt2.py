@@ -9,6 +9,7 @@ of grown with ``torch.cat``; GELU is one fused op.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ class GPT2Runner:
         self.wpe = tr.wpe.weight
         self.lm_head = model.lm_head.weight
         self.ln_f = (tr.ln_f.weight, tr.ln_f.bias)
-        self._out: dict[tuple[str | int, ...], torch.Tensor] = {}
+        self._threads = threading.local()  # work tensors are each thread's own
         self.layers = [
             _Layer(
                 (b.ln_1.weight, b.ln_1.bias),
@@ -77,12 +78,14 @@ class GPT2Runner:
     def buffer(
         self, name: str, shape: tuple[int, ...], dtype: torch.dtype | None = None
     ) -> torch.Tensor:
-        """A reused work tensor: fresh large allocations page-fault on every step."""
+        """A reused work tensor: fresh large allocations page-fault on every step. Each thread
+        has its own, so that a bot can answer two batches side by side."""
         dtype = dtype or self.wte.dtype
         key = (name, str(dtype), *shape)
-        if key not in self._out:
-            self._out[key] = torch.empty(shape, dtype=dtype, device=self.wte.device)
-        return self._out[key]
+        out: dict[tuple[str | int, ...], torch.Tensor] = vars(self._threads).setdefault("out", {})
+        if key not in out:
+            out[key] = torch.empty(shape, dtype=dtype, device=self.wte.device)
+        return out[key]
 
     def _ln(self, x: torch.Tensor, wb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return F.layer_norm(x, (x.shape[-1],), wb[0], wb[1], self.eps)

@@ -137,6 +137,12 @@ class LocalResponder(Responder):
             "evaltool": evaltool.__version__,
         }
 
+    @property
+    def concurrent(self) -> bool:  # type: ignore[override]
+        """Whether batches may be answered side by side: only when every draw comes from the
+        conversation's own stream (evaltool's loop, not replay, not transformers' generate)."""
+        return bool(getattr(getattr(self, "decoder", None), "concurrent", False))
+
     def _ids(self, conv: Conversation) -> list[int]:
         ids, cut = prompt_ids(self.loaded, self.fmt, self.config, conv.turns, self.keep)
         if cut:

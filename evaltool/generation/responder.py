@@ -73,6 +73,9 @@ class Responder:
 
     name: str  # the system name when none is given
     identity: Identity
+    # respond may run in several threads at once: its replies do not depend on what runs
+    # beside it (no global seed) and it keeps no per-call state.
+    concurrent: bool = False
 
     def run_log(self) -> dict[str, Any]:
         """Facts of this run recorded with the system (device, versions, endpoint)."""

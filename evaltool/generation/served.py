@@ -115,6 +115,8 @@ def _ask(client: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
 class ServedResponder(Responder):
     """Answers through an OpenAI-compatible server."""
 
+    concurrent = True  # every request carries its own seed
+
     def __init__(self, config: ServedConfig) -> None:
         self.config = config
         self.settings = config.settings.validate()
@@ -187,6 +189,7 @@ class ServedResponder(Responder):
         n = self.settings.num_return_sequences
         jobs = iter([(c, rank) for c in batch for rank in range(n)])
         got: dict[int, dict[int, Candidate]] = {}
+        finished = False
         with ThreadPoolExecutor(self.config.concurrency) as pool:
             pending: dict[Future[Candidate], tuple[Conversation, int]] = {}
             try:
@@ -205,11 +208,12 @@ class ServedResponder(Responder):
                         if len(got[conv.id]) == n:
                             answers = got.pop(conv.id)
                             yield [(conv, [answers[r] for r in sorted(answers)])]
+                finished = True
             finally:
-                self.client.stop()  # retries waiting give up, so an interrupted run ends promptly
-                for future in pending:
-                    future.cancel()
-        self.client.stopped.clear()
+                if not finished:  # retries waiting give up, so an interrupted run ends promptly
+                    self.client.stop()
+                    for future in pending:
+                        future.cancel()
 
     def _ask(self, conv: Conversation, rank: int) -> Candidate:
         path, body = request_body(self.fmt, self.config, conv.turns, self.params)
