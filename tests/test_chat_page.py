@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from evaltool.annotation import chat
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
 from evaltool.storage.chat_schema import Chat, ChatBot, ChatTurn
-from evaltool.storage.schema import Annotator
+from evaltool.storage.schema import Annotator, Label
 
 from .conftest import free_port, served, stop, transformers_serve
+from .pages import item, label_by_keys, start
+from .test_chat import campaign, chat_to
 from .test_served import SAMPLING
 
 pytestmark = pytest.mark.browser
@@ -179,3 +182,47 @@ def test_two_page_servers_and_two_bot_processes_over_postgresql_serve_8_chats(
         turns = s.scalars(select(ChatTurn).where(ChatTurn.speaker == "bot")).all()
     assert sorted(n for _, n in per_bot) == [4, 4]
     assert len(turns) == 16 and all(t.state == "answered" and t.claimed_by for t in turns)
+
+
+def test_raters_label_the_bot_turns_of_a_finished_chat_through_the_page(
+    browser, sqlite_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A finished chat of 12 turns: its 6 bot turns are items a rater labels by keys, each
+    with the chat before it as its context, scrolled to its last turns; the chatter gets none
+    of them."""
+    engine = db.make_engine(sqlite_url)
+    campaign(engine, min_turns=12, max_turns=12)
+    chatter = add_annotator(engine, "chatter")
+    chat_to(engine, chatter, 12)
+    chat.finish(engine, chatter, "c")
+    rater = add_annotator(engine, "rater")
+    with served(sqlite_url, tmp_path) as port:
+        page = start(browser, port, f"token={rater}", viewport={"width": 390, "height": 700})
+        labelled, shown = [], []
+        for i in range(6):
+            shown.append(page.evaluate(CONTEXT))
+            labelled += label_by_keys(page, [(True, i % 2 == 0)])
+        assert sorted(s["turns"] for s in shown) == [1, 3, 5, 7, 9, 11]
+        assert all(s["bottom"] <= 2 for s in shown)  # the last turns in view
+        assert any(s["hidden"] > 0 for s in shown)  # a long chat scrolls
+        assert item(page) == ""  # nothing left for this rater
+        page.context.close()
+        page = start(browser, port, f"token={chatter}")
+        assert item(page) == ""  # never one's own chat
+        page.context.close()
+    with db.session_scope(engine, readonly=True) as s:
+        bot_turns = select(ChatTurn.response_id).where(ChatTurn.speaker == "bot")
+        items = {str(r) for r in s.scalars(bot_turns)}
+        assert set(labelled) == items and len(items) == 6
+        got = s.execute(select(Label.response_id, Label.sensible, Label.specific)).all()
+    assert {str(r) for r, _, _ in got} == items and all(sensible for _, sensible, _ in got)
+
+
+# In the page: the labelling task's chat context, its turns and how far its end is from view.
+CONTEXT = """() => {
+  const host = [...document.querySelectorAll("*")]
+    .find((e) => e.shadowRoot?.querySelector(".labeler"));
+  const box = host.shadowRoot.querySelector(".labeler .chat");
+  return { turns: box.children.length, hidden: box.scrollHeight - box.clientHeight,
+           bottom: box.scrollHeight - box.scrollTop - box.clientHeight };
+}"""

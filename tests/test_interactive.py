@@ -65,6 +65,9 @@ def test_interactive_table_counts_conversations_turns_and_reports(run_cli, tmp_p
     assert rep["comparisons"][0]["ssa"]["difference"] in (0.5, -0.5)
     md = (tmp_path / "reports/c/report.md").read_text()
     assert "| generic | 3 | 6 | 4.0 |" in md
+    written = sorted(Path(line).name for line in result.output.splitlines()[:3])
+    assert written == ["report.json", "report.md", "ssa.png"]
+    assert (tmp_path / "reports/c/ssa.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     exported = run_cli("export", "conversations", "--dataset", "c", "--format", "jsonl")
     lines = [json.loads(x) for x in exported.output.splitlines()]
     assert len(lines) == 7 and {c["state"] for c in lines} == {"finished", "open"}

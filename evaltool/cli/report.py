@@ -110,18 +110,15 @@ def report(
 
 
 def _interactive(engine, campaign: str, dataset: str | None, settings, out: str | None) -> None:  # type: ignore[no-untyped-def]
-    """``report --chat``: report.md and report.json of the campaign's interactive SSA."""
-    import json
+    """``report --chat``: report.md, report.json and ssa.png of the campaign's interactive
+    SSA."""
     from pathlib import Path
 
     from evaltool.reporting import interactive
 
     data = interactive.build(engine, campaign, dataset, settings)
-    folder = Path(out) if out else Path("reports") / campaign
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    (folder / "report.md").write_text(interactive.markdown(data), encoding="utf-8")
-    click.echo(f"{folder / 'report.md'}\n{folder / 'report.json'}")
+    for path in interactive.write(data, Path(out) if out else Path("reports") / campaign):
+        click.echo(str(path))
     for b in data["bots"]:
         ssa = "no labelled conversations" if b["ssa"] is None else f"SSA {b['ssa']['estimate']:.3f}"
         click.echo(

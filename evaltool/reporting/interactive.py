@@ -10,6 +10,7 @@ static dataset too, chats abandoned below the minimum (kept, excluded) and repli
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,7 @@ from evaltool import __version__
 from evaltool.errors import UserError
 from evaltool.reporting import stats
 from evaltool.reporting.aggregate import ReportSettings, included, interim, vote_items
-from evaltool.reporting.render import cell
+from evaltool.reporting.render import bars, cell, write_files, write_json
 from evaltool.reporting.tables import order_pairs
 from evaltool.storage.chat_schema import ChatBot
 from evaltool.storage.chats import bot_turn_frame, chat_frame, get_campaign, turns_of
@@ -167,6 +168,20 @@ def _static(engine: Engine, dataset: str | None) -> tuple[str | None, dict[str, 
     with session_scope(engine, readonly=True) as s:
         name = resolve_dataset(s, dataset).name
     return name, {r["name"]: r["ssa"] for r in rows if r["ssa"] is not None}
+
+
+def write(report: dict[str, Any], out: Path) -> list[Path]:
+    """report.md, report.json and ssa.png (the bots' bars) written into ``out`` at once."""
+    conf = report["settings"]["confidence"]
+    title = f"Interactive SSA in {report['campaign']} ({conf:.0%} CI, conversations resampled)"
+    return write_files(
+        out,
+        {
+            "report.md": lambda p: p.write_text(markdown(report), encoding="utf-8"),
+            "report.json": lambda p: write_json(report, p),
+            "ssa.png": lambda p: bars(report["bots"], title, p),
+        },
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -245,27 +246,33 @@ def _reach(m: dict[str, Any], bound: str) -> float:
 
 def plot(report: dict[str, Any], path: Path) -> None:
     """Bar chart of the three metrics per system with CI error bars."""
+    title = f"SSA on {report['dataset']} ({report['settings']['confidence']:.0%} CI)"
+    bars(report["systems"], title + (" — SIMULATED" if report["simulated"] else ""), path)
+
+
+def bars(entries: list[dict[str, Any]], title: str, path: Path) -> None:
+    """Bars of the three metrics per entry (a system or a bot) with their intervals; entries
+    without an SSA are left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    systems = [s for s in report["systems"] if s["ssa"] is not None]
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(systems) + 2), 3.6))
+    shown = [e for e in entries if e["ssa"] is not None]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(shown) + 2), 3.6))
     width = 0.26
     for i, metric in enumerate(LABELS):
-        xs = [j + (i - 1) * width for j in range(len(systems))]
-        est = [s[metric]["estimate"] for s in systems]
+        xs = [j + (i - 1) * width for j in range(len(shown))]
+        est = [e[metric]["estimate"] for e in shown]
         err = [
-            [_reach(s[metric], "ci_low") for s in systems],
-            [_reach(s[metric], "ci_high") for s in systems],
+            [_reach(e[metric], "ci_low") for e in shown],
+            [_reach(e[metric], "ci_high") for e in shown],
         ]
         ax.bar(xs, est, width, yerr=err, capsize=3, label=LABELS[metric])
-    ax.set_xticks(range(len(systems)), [s["name"] for s in systems], rotation=15, ha="right")
+    ax.set_xticks(range(len(shown)), [e["name"] for e in shown], rotation=15, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of items")
-    title = f"SSA on {report['dataset']} ({report['settings']['confidence']:.0%} CI)"
-    ax.set_title(title + (" — SIMULATED" if report["simulated"] else ""))
+    ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -273,30 +280,37 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def write_report(report: dict[str, Any], items: pd.DataFrame, out: Path) -> list[Path]:
-    """Write the four files into ``out`` atomically (temp folder, then rename into place)."""
+    """report.md, report.json, ssa.png and items.csv, written into ``out`` at once."""
+    cols = ["context", "name", "labels", "n_sensible", "n_specific", "sensible", "specific"]
+    frame = items[[*cols, "included"]].rename(columns={"context": "context_id", "name": "system"})
+    return write_files(
+        out,
+        {
+            "report.md": lambda p: p.write_text(markdown(report), encoding="utf-8"),
+            "report.json": lambda p: write_json(report, p),
+            "ssa.png": lambda p: plot(report, p),
+            "items.csv": lambda p: frame.sort_values(["system", "context_id"]).to_csv(
+                p, index=False
+            ),
+        },
+    )
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write_files(out: Path, writers: dict[str, Callable[[Path], Any]]) -> list[Path]:
+    """Each file made by its writer in a temp folder beside ``out``, then moved into ``out``
+    together: a failed report leaves the last one whole."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder; choose another", field="out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
-        (tmp / "report.md").write_text(markdown(report), encoding="utf-8")
-        (tmp / "report.json").write_text(
-            json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        plot(report, tmp / "ssa.png")
-        cols = [
-            "context",
-            "name",
-            "labels",
-            "n_sensible",
-            "n_specific",
-            "sensible",
-            "specific",
-            "included",
-        ]
-        frame = items[cols].rename(columns={"context": "context_id", "name": "system"})
-        frame.sort_values(["system", "context_id"]).to_csv(tmp / "items.csv", index=False)
+        for name, write in writers.items():
+            write(tmp / name)
         out.mkdir(exist_ok=True)
         written = []
         for f in sorted(tmp.iterdir()):
