@@ -84,6 +84,7 @@ def test_labels_import_then_report_writes_four_files(run_cli, project: Path) -> 
         "overlap": 3,
         "aggregate": "majority",
         "compare": None,
+        "judge": None,
         "adaptive": False,
     }
     medium, small = rep["systems"]

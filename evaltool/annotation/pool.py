@@ -29,11 +29,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from evaltool.storage.chat_schema import Chat, ChatTurn
+from evaltool.storage.judge_schema import HumanDraw, HumanDrawContext
 from evaltool.storage.project import POOL_RULE, ProjectSettings
 from evaltool.storage.schema import (
     DRAW_KEYS,
     Annotator,
     Assignment,
+    Context,
     GoldItem,
     Label,
     PoolItem,
@@ -119,9 +121,19 @@ def _counted(column: Any) -> Any:
     return (query if column is None else query.where(column)).scalar_subquery()
 
 
+def for_people() -> Any:
+    """SQL over a ``pool_items`` row: people label its context (every context of a dataset
+    without a human share; only the drawn ones of a dataset with one)."""
+    drawn = exists().where(HumanDrawContext.context_id == PoolItem.context_id)
+    shared = exists().where(
+        HumanDraw.dataset_id == Context.dataset_id, Context.id == PoolItem.context_id
+    )
+    return drawn | ~shared
+
+
 def rule(settings: ProjectSettings, now: datetime) -> Any:
     """SQL over a ``pool_items`` row: the item is open now (seen or not by anyone); an item
-    made gold since it was stored is never open."""
+    made gold since it was stored, or outside its dataset's human share, is never open."""
     n = _counted(None)
     held = (
         select(func.count(Assignment.id))
@@ -132,7 +144,7 @@ def rule(settings: ProjectSettings, now: datetime) -> Any:
     if settings.adaptive:
         ys, yp = _counted(Label.sensible), _counted(Label.specific)
         short = short & ((n == 0) | undecided(ys, yp, n, settings.overlap))
-    return short & ~exists().where(GoldItem.response_id == PoolItem.response_id)
+    return short & ~exists().where(GoldItem.response_id == PoolItem.response_id) & for_people()
 
 
 def recount(s: Session, settings: ProjectSettings, now: datetime, ids: Any = None) -> None:

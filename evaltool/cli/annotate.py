@@ -10,7 +10,7 @@ from importlib import resources
 
 import click
 
-from evaltool.cli.common import db_option, link_options
+from evaltool.cli.common import dataset_option, db_option, link_options
 
 
 @click.command()
@@ -90,6 +90,21 @@ def annotate(host: str, port: int, bot_timeout: float, db_url: str | None) -> No
     default=None,
     help="Stop flagged annotators from labelling [keep].",
 )
+@click.option(
+    "--human-share",
+    type=float,
+    default=None,
+    help="For a judged campaign: people label only this random share of the dataset's "
+    "contexts (every system's item on each), drawn with --seed and recorded.",
+)
+@click.option(
+    "--human-contexts",
+    type=int,
+    default=None,
+    help="As --human-share, a number of contexts (the same for every system).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the human share.")
+@dataset_option
 @db_option
 def collection(
     overlap: int | None,
@@ -99,11 +114,18 @@ def collection(
     gold_min_items: int | None,
     adaptive: bool | None,
     stop_flagged: bool | None,
+    human_share: float | None,
+    human_contexts: int | None,
+    seed: int,
+    dataset: str | None,
     db_url: str | None,
 ) -> None:
-    """Set how labels are collected (overlap k, leases, gold checks) and show the pool.
+    """Set how labels are collected (overlap k, leases, gold checks, the human share of a
+    judged campaign) and show the pool.
 
     Example: evaltool collection --overlap 3 --gold-rate 0.1 --adaptive
+
+    Example: evaltool collection --human-share 0.1 --seed 7
     """
     from evaltool.annotation.pool import recount_all
     from evaltool.storage import db
@@ -111,6 +133,11 @@ def collection(
     from evaltool.storage.status import collect_status
 
     engine = db.connect(db_url)
+    sharing = None
+    if human_share is not None or human_contexts is not None:
+        from evaltool.annotation import human_share as sharing
+
+        sharing.check(human_share, human_contexts)
     with db.session_scope(engine) as s:
         new = save_settings(
             s,
@@ -129,6 +156,18 @@ def collection(
         f"gold items, flagged annotators {'stopped' if new.stop_flagged else 'kept'}, "
         f"{'adaptive' if new.adaptive else 'fixed'} overlap"
     )
+    if sharing is not None:
+        got = sharing.draw(engine, dataset, human_share, human_contexts, seed)
+        click.echo(
+            f"{got.dataset}: people label {got.contexts} of {got.of} contexts (seed {got.seed}); "
+            "the rest are the judge's"
+            + (
+                f"; {got.labels_outside} labels already given outside the share are kept but "
+                "left out of the judge-assisted estimates"
+                if got.labels_outside
+                else ""
+            )
+        )
     counts = collect_status(engine)
     total = sum(done + short for _, _, done, short in counts.labels_by_system)
     short = sum(s for *_, s in counts.labels_by_system)

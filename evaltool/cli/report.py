@@ -64,6 +64,13 @@ from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
     help="The interactive SSA of a chat campaign instead, resampling conversations, with each "
     "bot's static SSA from --dataset beside it.",
 )
+@click.option(
+    "--judge",
+    default=None,
+    metavar="NAME",
+    help="Add the judge-assisted table: this judge's labels on every item with people's on "
+    "the human share (evaltool collection --human-share), prediction-powered intervals.",
+)
 @db_option
 def report(
     dataset: str | None,
@@ -76,6 +83,7 @@ def report(
     compare: tuple[str, str] | None,
     min_labels: int | None,
     chat: str | None,
+    judge: str | None,
     db_url: str | None,
 ) -> None:
     """Write the SSA table with intervals, comparisons and agreement (md, json, png, csv).
@@ -96,6 +104,7 @@ def report(
         min_labels,
         aggregate,
         tuple(compare) if compare else None,
+        judge,
     )
     if chat is not None:
         return _interactive(db.connect(db_url), chat, dataset, settings, out)
@@ -107,6 +116,17 @@ def report(
         ssa = s["ssa"]
         value = "no items with enough labels" if ssa is None else f"SSA {ssa['estimate']:.3f}"
         click.echo(f"  {s['name']}: {value} ({s['items']} items, {s['labels']} labels)")
+    judged = data.get("judged")
+    if judged and judged["refused"]:
+        click.echo(f"judge-assisted estimates refused: {judged['refused']}")
+    elif judged:
+        for s in judged["systems"]:
+            if "ssa" in s:
+                click.echo(
+                    f"  {s['name']}, judge-assisted: SSA {s['ssa']['estimate']:.3f} from "
+                    f"{s['human_labels']} people's labels (people alone would need "
+                    f"{s['human_labels_without_judge']})"
+                )
 
 
 def _interactive(engine, campaign: str, dataset: str | None, settings, out: str | None) -> None:  # type: ignore[no-untyped-def]

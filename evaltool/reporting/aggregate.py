@@ -42,6 +42,7 @@ class ReportSettings:
     min_labels: int | None = None
     aggregate: str = "majority"
     compare: tuple[str, str] | None = None
+    judge: str | None = None  # a judge's name: the judge-assisted section beside the table
 
     def validate(self) -> ReportSettings:
         """Raise a user error for settings that give no meaningful interval."""
@@ -280,6 +281,19 @@ def build_report(
     items_out = majority.assign(included=complete | early).merge(
         systems[["system_id", "name"]], on="system_id"
     )
+    if settings.judge:
+        from evaltool.reporting import judged
+
+        names = dict(zip(systems["system_id"], systems["name"], strict=True))
+        report["judged"] = judged.build(
+            engine,
+            got.dataset,
+            items_out,
+            names,
+            settings.judge,
+            settings.confidence,
+            settings.compare,
+        )
     return report, items_out
 
 

@@ -111,6 +111,10 @@ def markdown(report: dict[str, Any]) -> str:
         )
     out += comps or ["- Fewer than two systems."]
     out += _agreement_section(report["agreement"])
+    if report.get("judged"):
+        from evaltool.reporting import judged
+
+        out += judged.markdown(report["judged"], confidence)
     out += _exclusions(report)
     out += ["", f"evaltool {report['evaltool_version']}, {report['generated_at']}."]
     return "\n".join(out) + "\n"

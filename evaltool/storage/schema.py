@@ -327,5 +327,5 @@ def _enrol_new_items(session: Session, _context: Any) -> None:
         session.connection().execute(insert(PoolItem), rows)
 
 
-# The chat tables live in their own module; importing it here registers them with Base.
-from evaltool.storage import chat_schema  # noqa: E402, F401
+# The chat and judge tables live in modules of their own; importing them registers them.
+from evaltool.storage import chat_schema, judge_schema  # noqa: E402, F401

@@ -1,0 +1,339 @@
+"""``report --judge NAME``: judge-assisted SSA beside people's (prediction-powered inference).
+
+A judge labels every item; people label the items of a random share of contexts
+(``annotation.human_share``). Per system the estimate of sensibleness, specificity and SSA is
+PPI++ (``ppi``): the judge's mean over the items people did not label, corrected by people's
+labels minus the judge's where they did. It is valid whatever the judge's bias because the
+people's items are a uniformly random sample, so the estimates are refused (one line, saying
+why) when they are not: no share drawn, items of the share still short of labels, items the
+judge has not labelled. Gold items are not items of a system (never drawn, never judged);
+with adaptive overlap an item's vote is taken when it is decided, as in the human-only table.
+
+Beside each estimate: the human-only interval on the same labels (Wilson's for rates, the
+z-interval for SSA and differences), and how many people's labels that interval would have
+needed to be as narrow. Judge-human agreement (accuracy, Cohen's kappa, confusion table) on
+every item that has both, and each system's judge bias (judge minus people on the share),
+with a flag on a system whose bias differs from the others'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from evaltool.reporting import ppi
+from evaltool.reporting.tables import order_pairs
+from evaltool.storage.contexts import resolve_dataset
+from evaltool.storage.db import session_scope
+from evaltool.storage.judging import draw_of, get_judge, items, judge_frame
+
+METRICS = ("sensibleness", "specificity", "ssa")
+RATES = ("sensibleness", "specificity")  # 0/1 per item: score intervals
+
+
+def build(
+    engine: Engine,
+    dataset: str,
+    voted: pd.DataFrame,
+    names: dict[int, str],
+    judge_name: str,
+    confidence: float,
+    compare: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The judge-assisted section of report.json. ``voted``: the report's items (system_id,
+    context_id, labels, sensible, specific, included)."""
+    with session_scope(engine, readonly=True) as s:
+        ds = resolve_dataset(s, dataset)
+        judge = get_judge(s, judge_name)
+        population = items(s, ds.id)
+        said = judge_frame(s, judge.id, ds.id)
+        draw, drawn = draw_of(s, ds.id)
+        about = {
+            "name": judge.name,
+            "kind": judge.kind,
+            "model": judge.model,
+            "revision": judge.revision,
+            "prompt_version": judge.prompt_version,
+            "settings": judge.settings,
+            "thresholds": {
+                "sensible": judge.threshold_sensible,
+                "specific": judge.threshold_specific,
+            },
+        }
+    frame = _frame(population, said, voted, drawn)
+    section: dict[str, Any] = {
+        "judge": about,
+        "human_share": None
+        if draw is None
+        else {"seed": draw.seed, "share": draw.share, "contexts": draw.contexts},
+        "agreement": _agreement(frame, about["thresholds"]),
+        "refused": _refusal(frame, draw is not None, ds.name),
+        "systems": [],
+        "comparisons": [],
+    }
+    for system_id, name in names.items():
+        own = frame[frame["system_id"] == system_id]
+        section["systems"].append({"name": name, **_system(own, confidence, section["refused"])})
+    section["bias_flags"] = _bias_flags(section["systems"])
+    if section["refused"] is None:
+        ids = list(names)
+        for a, b in order_pairs([names[i] for i in ids], compare):
+            section["comparisons"].append(
+                {
+                    "a": names[ids[a]],
+                    "b": names[ids[b]],
+                    **_paired(frame, ids[a], ids[b], confidence),
+                }
+            )
+    return section
+
+
+def _frame(
+    population: pd.DataFrame, said: pd.DataFrame, voted: pd.DataFrame, drawn: set[int]
+) -> pd.DataFrame:
+    """One row per item: the judge's predictions (NaN when not judged), people's votes (NaN
+    when not voted or short of labels), and whether its context is in the human share."""
+    frame = population.merge(
+        said[["response_id", "p_sensible", "p_specific"]], on="response_id", how="left"
+    )
+    frame["hat_sensibleness"] = frame["p_sensible"]
+    frame["hat_specificity"] = frame["p_sensible"] * frame["p_specific"].fillna(0.0)
+    frame["hat_ssa"] = (frame["hat_sensibleness"] + frame["hat_specificity"]) / 2
+    kept = voted[voted["included"]][["system_id", "context_id", "labels", "sensible", "specific"]]
+    frame = frame.merge(kept, on=["system_id", "context_id"], how="left")
+    frame["sensibleness"] = frame["sensible"].astype(float)
+    frame["specificity"] = frame["specific"].astype(float)
+    frame["ssa"] = (frame["sensibleness"] + frame["specificity"]) / 2
+    frame["drawn"] = frame["context_id"].isin(drawn)
+    return frame
+
+
+def _refusal(frame: pd.DataFrame, has_draw: bool, dataset: str) -> str | None:
+    """Why the judge-assisted estimates cannot be made, or None."""
+    if not has_draw:
+        return (
+            f"people's labels on {dataset!r} are not a random share (none was drawn before they "
+            "labelled: draw the human share first), so judge and people cannot be combined"
+        )
+    unjudged = int(frame["p_sensible"].isna().sum())
+    if unjudged:
+        return f"the judge has not labelled {unjudged} of {len(frame)} items; run it to the end"
+    short = int((frame["drawn"] & frame["sensibleness"].isna()).sum())
+    if short:
+        return (
+            f"{short} of {int(frame['drawn'].sum())} items of the human share are short of "
+            "labels; the share is a random sample only once all of it is labelled"
+        )
+    return None
+
+
+def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[str, Any]:
+    """A system's judge-assisted and human-only estimates and its judge bias."""
+    share = own[own["drawn"] & own["sensibleness"].notna() & own["p_sensible"].notna()]
+    rest = own[~own["drawn"]]
+    out: dict[str, Any] = {
+        "items": len(own),
+        "human_items": len(share),
+        "human_labels": int(share["labels"].sum()) if len(share) else 0,
+        "bias": {},
+    }
+    for m in METRICS:
+        y, yhat = share[m].to_numpy(float), share[f"hat_{m}"].to_numpy(float)
+        if len(y) >= 2:
+            est, low, high, _ = ppi.classical_mean(yhat - y, confidence)
+            out["bias"][m] = _interval(float(est), float(low), float(high), lo=-1.0)
+            out["bias"][m]["se"] = float(np.std(yhat - y) / np.sqrt(len(y)))
+    if refused is not None or len(share) < 2 or not len(rest):
+        return out
+    for m in METRICS:
+        out[m] = _metric(share, rest, m, confidence)
+    ratio = out["ssa"]["human_only_width"] / out["ssa"]["width"] if out["ssa"]["width"] else 1.0
+    out["human_labels_without_judge"] = round(out["human_labels"] * ratio**2)
+    return out
+
+
+def _metric(share: pd.DataFrame, rest: pd.DataFrame, m: str, confidence: float) -> dict[str, Any]:
+    y, yhat = share[m].to_numpy(float), share[f"hat_{m}"].to_numpy(float)
+    unlabelled = rest[f"hat_{m}"].to_numpy(float)
+    if m in RATES:
+        est, low, high, lam = ppi.ppi_rate(y, yhat, unlabelled, confidence)
+        _, h_low, h_high, _ = ppi.ppi_rate(y, yhat, unlabelled, confidence, lam=0.0)
+    else:
+        est, low, high, _, lam = ppi.ppi_mean(y, yhat, unlabelled, confidence)
+        _, h_low, h_high, _ = ppi.classical_mean(y, confidence)
+    return {
+        **_interval(float(est), float(low), float(high)),
+        "lam": float(lam),
+        "width": float(high - low),
+        "human_only": _interval(float(np.mean(y)), float(h_low), float(h_high)),
+        "human_only_width": float(h_high - h_low),
+    }
+
+
+def _paired(frame: pd.DataFrame, a: int, b: int, confidence: float) -> dict[str, Any]:
+    """SSA difference a minus b over the contexts both answered, judge-assisted and human-only."""
+    cols = ["context_id", "drawn", "ssa", "hat_ssa"]
+    both = frame[frame["system_id"] == a][cols].merge(
+        frame[frame["system_id"] == b][cols], on=["context_id", "drawn"], suffixes=("_a", "_b")
+    )
+    d = (both["ssa_a"] - both["ssa_b"]).to_numpy(float)
+    d_hat = (both["hat_ssa_a"] - both["hat_ssa_b"]).to_numpy(float)
+    labelled = both["drawn"].to_numpy() & ~np.isnan(d)
+    if labelled.sum() < 2 or (~both["drawn"]).sum() < 1:
+        return {"ssa": None}
+    est, low, high, _, lam = ppi.ppi_mean(
+        d[labelled], d_hat[labelled], d_hat[~both["drawn"].to_numpy()], confidence
+    )
+    h_est, h_low, h_high, _ = ppi.classical_mean(d[labelled], confidence)
+    return {
+        "ssa": {
+            "difference": float(est),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "lam": float(lam),
+            "human_only": {
+                "difference": float(h_est),
+                "ci_low": float(h_low),
+                "ci_high": float(h_high),
+            },
+        }
+    }
+
+
+def _interval(estimate: float, low: float, high: float, lo: float = 0.0) -> dict[str, Any]:
+    """An estimate with its interval clipped to what the quantity can be ([lo, 1])."""
+    return {"estimate": estimate, "ci_low": max(low, lo), "ci_high": min(high, 1.0)}
+
+
+def _bias_flags(systems: list[dict[str, Any]]) -> list[str]:
+    """Systems whose SSA bias differs from the other systems' pooled bias (the 95% interval of
+    the difference excludes 0): a judge that favours or disfavours one model."""
+    have = [s for s in systems if "ssa" in s["bias"]]
+    flags = []
+    for s in have:
+        others = [o for o in have if o is not s]
+        if not others:
+            continue
+        weights = np.array([o["human_items"] for o in others], float)
+        pooled = float(np.average([o["bias"]["ssa"]["estimate"] for o in others], weights=weights))
+        se_others = float(
+            np.sqrt(
+                np.sum(
+                    (weights / weights.sum()) ** 2 * [o["bias"]["ssa"]["se"] ** 2 for o in others]
+                )
+            )
+        )
+        gap = s["bias"]["ssa"]["estimate"] - pooled
+        if abs(gap) > 1.96 * np.hypot(s["bias"]["ssa"]["se"], se_others):
+            flags.append(s["name"])
+    return flags
+
+
+def _agreement(frame: pd.DataFrame, thresholds: dict[str, float]) -> dict[str, Any]:
+    """Per question, on every item with a vote and a judge label: accuracy, Cohen's kappa and
+    the confusion table (rows: people no/yes; columns: judge no/yes)."""
+    both = frame[frame["sensibleness"].notna() & frame["p_sensible"].notna()]
+    judge_sensible = both["p_sensible"].to_numpy(float) >= thresholds["sensible"]
+    judge_specific = judge_sensible & (
+        both["p_specific"].fillna(0.0).to_numpy(float) >= thresholds["specific"]
+    )
+    out = {}
+    for question, people, judge in (
+        ("sensible", both["sensibleness"].to_numpy(float) == 1, judge_sensible),
+        ("specific", both["specificity"].to_numpy(float) == 1, judge_specific),
+    ):
+        out[question] = agreement_of(people, judge)
+    return out
+
+
+def agreement_of(people: np.ndarray, judge: np.ndarray) -> dict[str, Any]:
+    """Accuracy, Cohen's kappa and the 2x2 table of two yes/no raters.
+
+    >>> a = agreement_of(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0], bool))
+    >>> a["accuracy"], round(a["kappa"], 3), a["confusion"]
+    (0.75, 0.5, [[2, 0], [1, 1]])
+    """
+    n = len(people)
+    table = [
+        [int(np.sum(~people & ~judge)), int(np.sum(~people & judge))],
+        [int(np.sum(people & ~judge)), int(np.sum(people & judge))],
+    ]
+    if n == 0:
+        return {"items": 0, "accuracy": None, "kappa": None, "confusion": table}
+    observed = (table[0][0] + table[1][1]) / n
+    expected = (np.mean(people) * np.mean(judge)) + (np.mean(~people) * np.mean(~judge))
+    kappa = None if expected == 1 else float((observed - expected) / (1 - expected))
+    return {"items": n, "accuracy": observed, "kappa": kappa, "confusion": table}
+
+
+def markdown(section: dict[str, Any], confidence: float) -> list[str]:
+    """The judge-assisted section of report.md."""
+    judge = section["judge"]
+    out = ["", f"## Judge-assisted SSA ({judge['name']}: {judge['kind']}, {judge['model']})", ""]
+    share = section["human_share"]
+    if share is not None:
+        out.append(
+            f"People labelled the items of {share['contexts']} contexts drawn at random "
+            f"(seed {share['seed']}); the judge labelled every item. Estimates are PPI++ "
+            f"(prediction-powered, {confidence:.0%} intervals), valid whatever the judge's bias."
+        )
+    if section["refused"] is not None:
+        out += ["", f"**Judge-assisted estimates refused:** {section['refused']}."]
+    else:
+        out += [
+            "",
+            "| system | items | people's items (labels) | sensibleness | specificity | SSA "
+            "| SSA, people alone | labels people alone would need |",
+            "|---|---:|---:|---|---|---|---|---:|",
+        ]
+        for s in section["systems"]:
+            if "ssa" not in s:
+                continue
+            cells = [_cell(s[m]) for m in METRICS]
+            out.append(
+                f"| {s['name']} | {s['items']} | {s['human_items']} ({s['human_labels']}) | "
+                f"{' | '.join(cells)} | {_cell(s['ssa']['human_only'])} | "
+                f"{s['human_labels_without_judge']} |"
+            )
+        for c in section["comparisons"]:
+            d = c["ssa"]
+            if d is None:
+                continue
+            h = d["human_only"]
+            out.append(
+                f"- **{c['a']} minus {c['b']}**: SSA {d['difference']:+.3f} "
+                f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]; people alone {h['difference']:+.3f} "
+                f"[{h['ci_low']:+.3f}, {h['ci_high']:+.3f}]"
+            )
+    out += ["", "Judge and people agree (items with both):", ""]
+    for question, a in section["agreement"].items():
+        if a["accuracy"] is None:
+            out.append(f"- {question}: no items with both yet")
+            continue
+        kappa = "n/a" if a["kappa"] is None else f"{a['kappa']:.2f}"
+        (tn, fp), (fn, tp) = a["confusion"]
+        out.append(
+            f"- {question}: accuracy {a['accuracy']:.3f}, Cohen's kappa {kappa} on {a['items']} "
+            f"items (people yes, judge yes {tp}; yes, no {fn}; no, yes {fp}; no, no {tn})"
+        )
+    for s in section["systems"]:
+        if "ssa" in s["bias"]:
+            b = s["bias"]["ssa"]
+            out.append(
+                f"- judge bias on {s['name']} (SSA, judge minus people): {b['estimate']:+.3f} "
+                f"[{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]"
+            )
+    for name in section["bias_flags"]:
+        out.append(
+            f"- **{name}: the judge's bias differs from the other systems'** (it may favour "
+            "or disfavour this model; the estimates stay valid, the judge's table alone "
+            "would not be)"
+        )
+    return out
+
+
+def _cell(m: dict[str, Any]) -> str:
+    return f"{m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"

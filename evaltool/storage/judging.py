@@ -1,0 +1,124 @@
+"""Reading and writing judges, their labels and a dataset's human share (``judge_schema``).
+
+Storage only: which items a judge has labelled, what it said, and which contexts were drawn
+for people. What the labels mean for a report is ``reporting.judged``'s; how the share limits
+the pool is ``annotation.pool``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from evaltool.errors import UserError
+from evaltool.storage.judge_schema import HumanDraw, HumanDrawContext, Judge, JudgeLabel
+from evaltool.storage.schema import Context, GoldItem, Response
+
+
+def get_judge(s: Session, name: str) -> Judge:
+    """The judge called ``name``, or a one-line error listing the judges there are."""
+    judge = s.scalars(select(Judge).where(Judge.name == name)).first()
+    if judge is None:
+        known = ", ".join(s.scalars(select(Judge.name).order_by(Judge.name))) or "none yet"
+        raise UserError(f"no judge {name!r} (judges: {known})", field="judge")
+    return judge
+
+
+def judge_for(s: Session, spec: dict[str, Any]) -> Judge:
+    """The judge with this name, made when new; an existing one must have the same model,
+    prompt version and settings (a changed judge is a new judge: give it another name)."""
+    judge = s.scalars(select(Judge).where(Judge.name == spec["name"])).first()
+    if judge is None:
+        judge = Judge(**spec)
+        s.add(judge)
+        s.flush()
+        return judge
+    for key in ("kind", "model", "revision", "prompt_version", "settings"):
+        if getattr(judge, key) != spec.get(key):
+            raise UserError(
+                f"judge {spec['name']!r} was made with another {key} ({getattr(judge, key)!r}); "
+                "give this one another name",
+                field="name",
+            )
+    return judge
+
+
+def items(s: Session, dataset_id: int) -> pd.DataFrame:
+    """The dataset's items (rank-0 responses that are not gold): response, system, context."""
+    query = (
+        select(Response.id, Response.system_id, Response.context_id)
+        .join(Context, Context.id == Response.context_id)
+        .where(
+            Context.dataset_id == dataset_id,
+            Response.rank == 0,
+            Response.id.not_in(select(GoldItem.response_id)),
+        )
+        .order_by(Response.id)
+    )
+    return pd.DataFrame(s.execute(query).all(), columns=["response_id", "system_id", "context_id"])
+
+
+def judged(s: Session, judge_id: int) -> set[int]:
+    """The responses this judge has labelled."""
+    return set(s.scalars(select(JudgeLabel.response_id).where(JudgeLabel.judge_id == judge_id)))
+
+
+def store_judge_labels(s: Session, judge_id: int, rows: list[dict[str, Any]]) -> int:
+    """Store the judge's labels (response_id, p_sensible, p_specific, raw); how many."""
+    if rows:
+        s.execute(insert(JudgeLabel), [{**r, "judge_id": judge_id} for r in rows])
+    return len(rows)
+
+
+def judge_frame(s: Session, judge_id: int, dataset_id: int) -> pd.DataFrame:
+    """The judge's labels on the dataset's items: response, system, context, p_sensible,
+    p_specific."""
+    query = (
+        select(
+            JudgeLabel.response_id,
+            Response.system_id,
+            Response.context_id,
+            JudgeLabel.p_sensible,
+            JudgeLabel.p_specific,
+        )
+        .join(Response, Response.id == JudgeLabel.response_id)
+        .join(Context, Context.id == Response.context_id)
+        .where(JudgeLabel.judge_id == judge_id, Context.dataset_id == dataset_id)
+    )
+    columns = ["response_id", "system_id", "context_id", "p_sensible", "p_specific"]
+    return pd.DataFrame(s.execute(query).all(), columns=columns)
+
+
+def draw_of(s: Session, dataset_id: int) -> tuple[HumanDraw | None, set[int]]:
+    """The dataset's human share (or None) and its contexts."""
+    draw = s.scalars(select(HumanDraw).where(HumanDraw.dataset_id == dataset_id)).first()
+    if draw is None:
+        return None, set()
+    chosen = select(HumanDrawContext.context_id).where(HumanDrawContext.draw_id == draw.id)
+    return draw, set(s.scalars(chosen))
+
+
+def replace_draw(
+    s: Session,
+    dataset_id: int,
+    seed: int,
+    share: float | None,
+    count: int | None,
+    chosen: list[int],
+) -> HumanDraw:
+    """Record a new human share for the dataset, in place of the old one."""
+    old = s.scalars(select(HumanDraw.id).where(HumanDraw.dataset_id == dataset_id)).first()
+    if old is not None:
+        s.execute(delete(HumanDrawContext).where(HumanDrawContext.draw_id == old))
+        s.execute(delete(HumanDraw).where(HumanDraw.id == old))
+    draw = HumanDraw(
+        dataset_id=dataset_id, seed=seed, share=share, count=count, contexts=len(chosen)
+    )
+    s.add(draw)
+    s.flush()
+    if chosen:
+        s.execute(insert(HumanDrawContext), [{"context_id": c, "draw_id": draw.id} for c in chosen])
+    return draw

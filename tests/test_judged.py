@@ -1,0 +1,195 @@
+"""Judge-assisted SSA: the human share (``collection --human-share``) limits what the pool
+offers people, and ``report --judge`` combines a judge's labels on every item with people's on
+the share, refusing when people's labels are not that random sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from evaltool.annotation import accounts, flow, human_share
+from evaltool.reporting import ppi
+from evaltool.reporting.judged import agreement_of
+from evaltool.storage import db
+from evaltool.storage.judge_schema import HumanDraw
+from evaltool.storage.judging import draw_of, judge_for, store_judge_labels
+from evaltool.storage.schema import Context, Response, System
+
+from .conftest import make_pool
+
+CONTEXTS = 40
+
+
+def truth(text: str) -> tuple[bool, bool]:
+    """People's verdict on a reply "sysJ cI": sensible unless I is a multiple of 3, specific
+    when also even; sys1 is a little worse (I a multiple of 5 is nonsense too)."""
+    name, c = text.split()
+    i = int(c[1:])
+    sensible = i % 3 != 0 and not (name == "sys1" and i % 5 == 0)
+    return sensible, sensible and i % 2 == 0
+
+
+def setup(run_cli, tmp_path: Path):  # type: ignore[no-untyped-def]
+    assert run_cli("init").exit_code == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'evaltool.db'}")
+    make_pool(engine, contexts=CONTEXTS, systems=2, ranks=(0,))
+    assert run_cli("collection", "--overlap", "1").exit_code == 0
+    return engine
+
+
+def judge_everything(engine, noise: float, seed: int = 0, skip: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """A judge that sees the truth through noise (probabilities), on every item but ``skip``."""
+    rng = np.random.default_rng(seed)
+    with db.session_scope(engine) as s:
+        judge = judge_for(
+            s, {"name": "j", "kind": "llm", "model": "m", "prompt_version": "t", "settings": {}}
+        )
+        rows = []
+        for rid, text in s.execute(select(Response.id, Response.text).order_by(Response.id)):
+            sensible, specific = truth(text)
+            p_s = float(np.clip(sensible + rng.normal(0, noise), 0, 1))
+            p_sp = float(
+                np.clip(
+                    (specific or (not sensible and rng.random() < 0.5)) + rng.normal(0, noise), 0, 1
+                )
+            )
+            rows.append({"response_id": rid, "p_sensible": p_s, "p_specific": p_sp, "raw": "test"})
+        store_judge_labels(s, judge.id, rows[skip:])
+
+
+def label_what_people_get(engine) -> list[int]:  # type: ignore[no-untyped-def]
+    """One rater labels every item the pool offers, truthfully; the response ids."""
+    token = accounts.add_annotator(engine, "r")
+    flow.mark_instructions_seen(engine, token)
+    with db.session_scope(engine, readonly=True) as s:
+        text = dict(s.execute(select(Response.id, Response.text)).all())
+    done = []
+    view = flow.view(engine, token)
+    while view.task is not None:
+        done.append(view.task.response_id)
+        view = flow.answer(
+            engine, token, view.task.response_id, *truth(text[view.task.response_id])
+        )
+    return done
+
+
+def test_people_get_only_the_drawn_contexts_and_the_draw_is_recorded(
+    run_cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    engine = setup(run_cli, tmp_path)
+    result = run_cli("collection", "--human-share", "0.25", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "people label 10 of 40 contexts (seed 3)" in result.output
+    with db.session_scope(engine, readonly=True) as s:
+        draw, drawn = draw_of(s, 1)
+        assert draw is not None and (draw.seed, draw.share, draw.contexts) == (3, 0.25, 10)
+        ids = list(s.scalars(select(Context.id).order_by(Context.id)))
+    again = np.random.default_rng(3).choice(np.array(ids), size=10, replace=False)
+    assert drawn == {int(c) for c in again}  # made again from what is recorded
+    labelled = label_what_people_get(engine)
+    with db.session_scope(engine, readonly=True) as s:
+        where = dict(s.execute(select(Response.id, Response.context_id)).all())
+    assert len(labelled) == 20 and {where[r] for r in labelled} == drawn  # both systems
+    bad = run_cli("collection", "--human-share", "1.5")
+    assert bad.exit_code == 2 and bad.output.startswith("error: --human-share: 1.5 is not")
+    both = run_cli("collection", "--human-share", "0.5", "--human-contexts", "3")
+    assert (
+        both.exit_code == 2
+        and both.output.strip() == "error: give --human-share or --human-contexts, one of them"
+    )
+    again = human_share.draw(engine, None, contexts=40, seed=1)  # a new draw replaces the old
+    with db.session_scope(engine, readonly=True) as s:
+        assert len(s.scalars(select(HumanDraw)).all()) == 1
+    assert again.contexts == 40 and again.labels_outside == 0
+
+
+def test_report_combines_judge_and_people_and_equals_ppi_on_the_arrays(
+    run_cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    engine = setup(run_cli, tmp_path)
+    judge_everything(engine, noise=0.3)
+    refused = run_cli("report", "--judge", "j", "--resamples", "1000")
+    assert refused.exit_code == 0
+    assert (
+        "judge-assisted estimates refused: people's labels on 'd' are not a random share"
+        in refused.output
+    )
+    assert run_cli("collection", "--human-share", "0.5", "--seed", "1").exit_code == 0
+    short = run_cli("report", "--judge", "j", "--resamples", "1000")
+    assert "40 items of the human share are short of labels" in short.output
+    label_what_people_get(engine)
+    result = run_cli("report", "--judge", "j", "--resamples", "1000")
+    assert result.exit_code == 0, result.output
+    assert "judge-assisted: SSA" in result.output
+    rep = json.loads((tmp_path / "reports/d/report.json").read_text())
+    section = rep["judged"]
+    assert section["refused"] is None and section["human_share"]["contexts"] == 20
+    # the same numbers from the arrays themselves
+    with db.session_scope(engine, readonly=True) as s:
+        rows = s.execute(
+            select(System.name, Response.id, Response.text, Response.context_id).join(
+                System, System.id == Response.system_id
+            )
+        ).all()
+        _, drawn = draw_of(s, 1)
+    from evaltool.storage.judge_schema import JudgeLabel
+
+    with db.session_scope(engine, readonly=True) as s:
+        p = {
+            r: (a, b)
+            for r, a, b in s.execute(
+                select(JudgeLabel.response_id, JudgeLabel.p_sensible, JudgeLabel.p_specific)
+            )
+        }
+    frame = pd.DataFrame(
+        [
+            {
+                "system": name,
+                "drawn": ctx in drawn,
+                "y": (truth(text)[0] + truth(text)[1]) / 2,
+                "yhat": (p[rid][0] + p[rid][0] * p[rid][1]) / 2,
+                "ys": float(truth(text)[0]),
+                "yhats": p[rid][0],
+            }
+            for name, rid, text, ctx in rows
+        ]
+    )
+    by = {s["name"]: s for s in section["systems"]}
+    for name in ("sys0", "sys1"):
+        own = frame[frame["system"] == name]
+        lab, rest = own[own["drawn"]], own[~own["drawn"]]
+        est, low, high, _, _ = ppi.ppi_mean(lab["y"], lab["yhat"], rest["yhat"])
+        assert abs(by[name]["ssa"]["estimate"] - est) < 1e-12
+        assert abs(by[name]["ssa"]["ci_low"] - max(low, 0)) < 1e-12
+        est, low, high, _ = ppi.ppi_rate(lab["ys"], lab["yhats"], rest["yhats"])
+        assert abs(by[name]["sensibleness"]["ci_high"] - min(high, 1)) < 1e-12
+        assert by[name]["human_items"] == 20 and by[name]["human_labels"] == 20
+        assert by[name]["ssa"]["width"] < by[name]["ssa"]["human_only_width"]  # a useful judge
+        assert by[name]["human_labels_without_judge"] > 20
+    comparison = section["comparisons"][0]["ssa"]
+    assert comparison["ci_low"] <= comparison["difference"] <= comparison["ci_high"]
+    md = (tmp_path / "reports/d/report.md").read_text()
+    assert "## Judge-assisted SSA (j: llm, m)" in md and "Cohen's kappa" in md
+
+
+def test_a_judge_missing_items_is_refused_and_agreement_counts_both_raters() -> None:
+    people = np.array([1, 1, 1, 0, 0, 0, 1, 0], bool)
+    judge = np.array([1, 1, 0, 0, 0, 1, 1, 0], bool)
+    a = agreement_of(people, judge)
+    assert a["confusion"] == [[3, 1], [1, 3]] and a["accuracy"] == 0.75
+    assert abs(a["kappa"] - 0.5) < 1e-12
+
+
+def test_an_unfinished_judge_is_refused(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine = setup(run_cli, tmp_path)
+    judge_everything(engine, noise=0.3, skip=5)
+    assert run_cli("collection", "--human-share", "0.5").exit_code == 0
+    label_what_people_get(engine)
+    result = run_cli("report", "--judge", "j", "--resamples", "1000")
+    assert "the judge has not labelled 5 of 80 items" in result.output
+    missing = run_cli("report", "--judge", "nobody", "--resamples", "1000")
+    assert missing.exit_code == 2 and "--judge: no judge 'nobody' (judges: j)" in missing.output
