@@ -193,3 +193,36 @@ def test_an_unfinished_judge_is_refused(run_cli, tmp_path: Path) -> None:  # typ
     assert "the judge has not labelled 5 of 80 items" in result.output
     missing = run_cli("report", "--judge", "nobody", "--resamples", "1000")
     assert missing.exit_code == 2 and "--judge: no judge 'nobody' (judges: j)" in missing.output
+
+
+def test_calibrate_fits_the_thresholds_people_agree_with(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A judge whose probabilities are the truth shifted down: the fitted sensible threshold
+    sits below 0.5 and agrees perfectly; the report's agreement then uses it."""
+    engine = setup(run_cli, tmp_path)
+    judge_everything(engine, noise=0.0)
+    with db.session_scope(engine) as s:
+        from evaltool.storage.judge_schema import JudgeLabel
+
+        for row in s.scalars(select(JudgeLabel)):
+            row.p_sensible = 0.2 + 0.2 * row.p_sensible  # 0.2 or 0.4: all below 0.5
+    label_what_people_get(engine)
+    result = run_cli("judge", "calibrate", "j")
+    assert result.exit_code == 0, result.output
+    assert "j: sensible at 0.400 (kappa 1.00)" in result.output and "on 80 items" in result.output
+    assert run_cli("report", "--judge", "j", "--resamples", "1000").exit_code == 0
+    rep = json.loads((tmp_path / "reports/d/report.json").read_text())
+    assert rep["judged"]["judge"]["thresholds"]["sensible"] == 0.4
+    assert rep["judged"]["agreement"]["sensible"]["kappa"] == 1.0
+    few = run_cli("judge", "calibrate", "nobody")
+    assert few.exit_code == 2
+
+
+def test_plan_says_how_many_peoples_items_a_judge_saves(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("plan", "--judge-rho", "0.7", "--width", "0.1", "--judged-items", "1477")
+    assert result.exit_code == 0, result.output
+    assert "people alone: 385 items per system" in result.output
+    assert "on 1477 items: 225 items per system (42% fewer)" in result.output
+    far = run_cli("plan", "--judge-rho", "0.9", "--width", "0.02", "--judged-items", "1000")
+    assert "no number of people's items reaches it" in far.output
+    bad = run_cli("plan", "--judge-rho", "1.2")
+    assert bad.exit_code == 2 and bad.output.startswith("error: --judge-rho:")

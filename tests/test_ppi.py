@@ -104,7 +104,7 @@ def test_labels_for_width_matches_the_simulated_variance() -> None:
     rng = np.random.default_rng(3)
     alone, judged = ppi.labels_for_width(0.25, 0.7, 0.05, 20_000)
     n = round(judged)
-    y = (rng.random((4_000, n + 20_000)) < 0.5).astype(float)
+    y = (rng.random((4_000, 20_000)) < 0.5).astype(float)
     scores = ppi_coverage.judge(rng, y, 0.5, 0.7, 0.1)
     est, *_ = ppi.ppi_mean(y[:, :n], scores[:, :n], scores[:, n:])
     half_width = 1.96 * est.std()

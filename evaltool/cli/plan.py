@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, fields
 from typing import Any
 
 import click
 
 from evaltool.cli.common import dataset_option, db_option, print_table
+from evaltool.errors import UserError
 
 
 @click.command()
@@ -37,6 +39,33 @@ from evaltool.cli.common import dataset_option, db_option, print_table
 @click.option("--simulations", type=int, default=400, show_default=True, help="Studies simulated.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
 @click.option("--json", "json_out", default=None, metavar="FILE", help="Also write the plan here.")
+@click.option(
+    "--judge-rho",
+    type=float,
+    default=None,
+    help="Plan a judged campaign instead: the judge-human correlation of a pilot (SSA per item).",
+)
+@click.option(
+    "--width",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="With --judge-rho: the full width of the SSA interval wanted.",
+)
+@click.option(
+    "--judged-items",
+    type=int,
+    default=1477,
+    show_default=True,
+    help="With --judge-rho: items per system the judge labels (Meena's contexts by default).",
+)
+@click.option(
+    "--variance",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="With --judge-rho: the variance of an item's SSA (0.25 at most).",
+)
 @dataset_option
 @db_option
 def plan(
@@ -44,11 +73,23 @@ def plan(
     contexts: tuple[int, ...],
     raters: tuple[int, ...],
     json_out: str | None,
+    judge_rho: float | None,
+    width: float,
+    judged_items: int,
+    variance: float,
     dataset: str | None,
     db_url: str | None,
     **given: Any,
 ) -> None:
-    """Simulate studies: the power to detect an SSA difference per contexts and raters per item."""
+    """Simulate studies: the power to detect an SSA difference per contexts and raters per item;
+    with --judge-rho, the people's items a judged campaign needs for an interval width.
+
+    Example: evaltool plan --difference 0.05 --raters 3
+
+    Example: evaltool plan --judge-rho 0.7 --width 0.1 --judged-items 1477
+    """
+    if judge_rho is not None:
+        return _judged(judge_rho, width, judged_items, variance, given["confidence"])
     from evaltool.reporting.planning import PlanSettings, from_labels
     from evaltool.reporting.planning import plan as make_plan
 
@@ -90,3 +131,29 @@ def plan(
         with open(json_out, "w", encoding="utf-8") as f:
             json.dump(asdict(result), f, indent=2)
         click.echo(json_out)
+
+
+def _judged(rho: float, width: float, judged: int, variance: float, confidence: float) -> None:
+    """People's items for an SSA interval of ``width``, alone and beside a judge."""
+    from evaltool.reporting.ppi import labels_for_width
+
+    if not 0 <= rho < 1 or not 0 < width < 1 or judged < 1 or not 0 < variance <= 0.25:
+        raise UserError(
+            "use a correlation in [0, 1), a width in (0, 1), judged items of 1 or more and a "
+            "variance in (0, 0.25]",
+            field="judge_rho",
+        )
+    alone, with_judge = labels_for_width(variance, rho, width / 2, judged, confidence)
+    click.echo(f"for a {confidence:.0%} SSA interval {width:g} wide (variance {variance:g}):")
+    click.echo(f"  people alone: {math.ceil(alone)} items per system")
+    if with_judge is None:
+        click.echo(
+            f"  with a judge of correlation {rho:g} on {judged} items: no number of people's "
+            "items reaches it; judge more items"
+        )
+    else:
+        saved = 1 - with_judge / alone
+        click.echo(
+            f"  with a judge of correlation {rho:g} on {judged} items: {math.ceil(with_judge)} "
+            f"items per system ({saved:.0%} fewer)"
+        )

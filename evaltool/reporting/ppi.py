@@ -167,9 +167,10 @@ def labels_for_width(
     variance: float, rho: float, half_width: float, judged: int, confidence: float = 0.95
 ) -> tuple[float, float | None]:
     """People's labels for a z-interval of ``half_width``: alone, and with a judge whose
-    predictions correlate ``rho`` with their labels on ``judged`` items (tuned weight, so
-    the variance is var(Y) ((1 - rho^2)/n + rho^2 (1/N)) for n much below N). None when no
-    number of labels reaches the width with that many judged items.
+    predictions correlate ``rho`` with their labels and who labels all ``judged`` items
+    (people's n among them). With the tuned weight the variance is var(Y) ((1 - rho^2)/n +
+    rho^2/judged), so n = (1 - rho^2) / (h^2/(z^2 var(Y)) - rho^2/judged). None when no n
+    reaches the width with that many judged items.
 
     >>> alone, judged = labels_for_width(0.25, 0.7, 0.05, 100_000)
     >>> round(alone), round(judged)

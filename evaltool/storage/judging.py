@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
@@ -44,6 +44,22 @@ def judge_for(s: Session, spec: dict[str, Any]) -> Judge:
                 field="name",
             )
     return judge
+
+
+def set_thresholds(s: Session, name: str, sensible: float, specific: float) -> None:
+    """Store the thresholds that turn the judge's probabilities into yes or no."""
+    judge = get_judge(s, name)
+    judge.threshold_sensible, judge.threshold_specific = sensible, specific
+
+
+def judges(s: Session) -> list[tuple[Judge, int]]:
+    """Every judge with how many items it has labelled."""
+    counts = dict(
+        s.execute(
+            select(JudgeLabel.judge_id, func.count(JudgeLabel.id)).group_by(JudgeLabel.judge_id)
+        ).all()
+    )
+    return [(j, counts.get(j.id, 0)) for j in s.scalars(select(Judge).order_by(Judge.name))]
 
 
 def items(s: Session, dataset_id: int) -> pd.DataFrame:

@@ -1,0 +1,141 @@
+"""``evaltool judge``: an automatic judge on every item of a dataset, for judge-assisted SSA."""
+
+from __future__ import annotations
+
+import click
+
+from evaltool.cli.common import dataset_option, db_option, print_table
+from evaltool.errors import UserError
+
+
+@click.group()
+def judge() -> None:
+    """Automatic judges: label every item, then combine with people's labels on a share."""
+
+
+@judge.command("run")
+@click.argument("name")
+@click.option("--endpoint", default=None, help="An LLM judge behind this OpenAI-compatible URL.")
+@click.option("--model", default=None, help="The model the server serves (with --endpoint).")
+@click.option(
+    "--language",
+    type=click.Choice(["ru", "en"]),
+    default="ru",
+    show_default=True,
+    help="The language of the judge's prompt.",
+)
+@click.option(
+    "--max-tokens", type=int, default=3, show_default=True, help="Longest answer asked for."
+)
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Requests at once.")
+@click.option(
+    "--classifier",
+    default=None,
+    metavar="MODEL",
+    help="A local folder or hub id laid out as tinkoff-ai/response-quality-classifier.",
+)
+@click.option("--revision", default=None, help="The classifier's hub revision.")
+@click.option("--device", default="auto", show_default=True, help="Where the classifier runs.")
+@dataset_option
+@db_option
+def judge_run(
+    name: str,
+    endpoint: str | None,
+    model: str | None,
+    language: str,
+    max_tokens: int,
+    concurrency: int,
+    classifier: str | None,
+    revision: str | None,
+    device: str,
+    dataset: str | None,
+    db_url: str | None,
+) -> None:
+    """Judge every item of the dataset not judged yet by NAME (run again to resume).
+
+    Example: evaltool judge run qwen --endpoint http://127.0.0.1:8000/v1 --model Qwen/Qwen3-8B
+
+    Example: evaltool judge run rqc --classifier tinkoff-ai/response-quality-classifier-base
+    """
+    from evaltool.annotation import judging
+    from evaltool.generation import judges
+    from evaltool.storage import db
+
+    if (endpoint is None) == (classifier is None):
+        raise UserError("give --endpoint (an LLM judge) or --classifier, one of them")
+    if endpoint is not None:
+        if not model:
+            raise UserError("the model the server serves is needed", field="model")
+        made = judges.LLMJudge(endpoint, model, language, max_tokens, concurrency)
+    else:
+        made = judges.ClassifierJudge(classifier, revision, device)  # type: ignore[arg-type,assignment]
+    bar = _bar(name)
+    try:
+        done = judging.run(db.connect(db_url), dataset, made, name, progress=bar)
+    finally:
+        bar(-1, -1)
+    click.echo(
+        f"{done.judge}: {done.judged} items judged now, {done.before} before, "
+        f"{done.before + done.judged} of {done.total} in {done.dataset}"
+    )
+
+
+@judge.command("calibrate")
+@click.argument("name")
+@dataset_option
+@db_option
+def judge_calibrate(name: str, dataset: str | None, db_url: str | None) -> None:
+    """Fit NAME's yes/no thresholds on the items people have voted (best Cohen's kappa).
+
+    Example: evaltool judge calibrate rqc
+    """
+    from evaltool.reporting.judged import calibrate
+    from evaltool.storage import db
+    from evaltool.storage.judging import set_thresholds
+
+    engine = db.connect(db_url)
+    fit = calibrate(engine, dataset, name)
+    with db.session_scope(engine) as s:
+        set_thresholds(s, name, fit.sensible, fit.specific)
+    click.echo(
+        f"{name}: sensible at {fit.sensible:.3f} (kappa {_k(fit.kappa_sensible)}), specific at "
+        f"{fit.specific:.3f} (kappa {_k(fit.kappa_specific)}), on {fit.items} items"
+    )
+
+
+@judge.command("list")
+@db_option
+def judge_list(db_url: str | None) -> None:
+    """Every judge with its kind, model, prompt version, thresholds and items judged."""
+    from evaltool.storage import db
+    from evaltool.storage.judging import judges
+
+    with db.session_scope(db.connect(db_url), readonly=True) as s:
+        rows = [
+            (j.name, j.kind, j.model, j.prompt_version or "", f"{j.threshold_sensible:g}", n)
+            for j, n in judges(s)
+        ]
+    print_table(["judge", "kind", "model", "prompt", "threshold", "items"], rows)
+
+
+def _k(kappa: float | None) -> str:
+    return "n/a" if kappa is None else f"{kappa:.2f}"
+
+
+def _bar(name: str):  # type: ignore[no-untyped-def]
+    """Progress (done, total) as a tqdm bar made on the first call; (-1, -1) closes it."""
+    state: dict[str, object] = {}
+
+    def move(done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if done < 0:
+            if "bar" in state:
+                state["bar"].close()  # type: ignore[attr-defined]
+            return
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, desc=name, unit="item")
+        bar = state["bar"]
+        bar.update(done - bar.n)  # type: ignore[attr-defined]
+
+    return move
