@@ -226,3 +226,31 @@ def test_plan_says_how_many_peoples_items_a_judge_saves(run_cli) -> None:  # typ
     assert "no number of people's items reaches it" in far.output
     bad = run_cli("plan", "--judge-rho", "1.2")
     assert bad.exit_code == 2 and bad.output.startswith("error: --judge-rho:")
+
+
+def test_a_judge_that_favours_one_system_is_flagged(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Three systems; the judge adds 0.4 to one system's probabilities: that system alone is
+    flagged, and its judge-assisted SSA still covers people's own."""
+    assert run_cli("init").exit_code == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'evaltool.db'}")
+    make_pool(engine, contexts=CONTEXTS, systems=3, ranks=(0,))
+    assert run_cli("collection", "--overlap", "1", "--human-share", "0.5").exit_code == 0
+    judge_everything(engine, noise=0.1)
+    with db.session_scope(engine) as s:
+        from evaltool.storage.judge_schema import JudgeLabel
+
+        sys2 = select(Response.id).join(System).where(System.name == "sys2")
+        for row in s.scalars(select(JudgeLabel).where(JudgeLabel.response_id.in_(sys2))):
+            row.p_sensible = min(1.0, row.p_sensible + 0.4)
+    label_what_people_get(engine)
+    assert run_cli("report", "--judge", "j", "--resamples", "1000").exit_code == 0
+    section = json.loads((tmp_path / "reports/d/report.json").read_text())["judged"]
+    assert section["bias_flags"] == ["sys2"]
+    by = {s["name"]: s for s in section["systems"]}
+    assert by["sys2"]["bias"]["sensibleness"]["ci_low"] > 0  # its interval excludes 0
+    truth_rate = np.mean([truth(f"sys2 c{i}")[0] for i in range(CONTEXTS)])
+    assert (
+        by["sys2"]["sensibleness"]["ci_low"] <= truth_rate <= by["sys2"]["sensibleness"]["ci_high"]
+    )
+    md = (tmp_path / "reports/d/report.md").read_text()
+    assert "**sys2: the judge's bias differs from the other systems'**" in md

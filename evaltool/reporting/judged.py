@@ -267,25 +267,20 @@ def _interval(estimate: float, low: float, high: float, lo: float = 0.0) -> dict
 
 
 def _bias_flags(systems: list[dict[str, Any]]) -> list[str]:
-    """Systems whose SSA bias differs from the other systems' pooled bias (the 95% interval of
-    the difference excludes 0): a judge that favours or disfavours one model."""
+    """Systems whose SSA bias differs from the systems' median bias by more than 1.96 standard
+    errors (its own and a typical other's): a judge that favours or disfavours one model. The
+    median, not the mean of the others, so that one favoured system does not make the rest
+    look disfavoured."""
     have = [s for s in systems if "ssa" in s["bias"]]
+    if len(have) < 2:
+        return []
+    biases = [s["bias"]["ssa"]["estimate"] for s in have]
+    middle = float(np.median(biases))
     flags = []
     for s in have:
-        others = [o for o in have if o is not s]
-        if not others:
-            continue
-        weights = np.array([o["human_items"] for o in others], float)
-        pooled = float(np.average([o["bias"]["ssa"]["estimate"] for o in others], weights=weights))
-        se_others = float(
-            np.sqrt(
-                np.sum(
-                    (weights / weights.sum()) ** 2 * [o["bias"]["ssa"]["se"] ** 2 for o in others]
-                )
-            )
-        )
-        gap = s["bias"]["ssa"]["estimate"] - pooled
-        if abs(gap) > 1.96 * np.hypot(s["bias"]["ssa"]["se"], se_others):
+        others = [o["bias"]["ssa"]["se"] for o in have if o is not s]
+        gap = s["bias"]["ssa"]["estimate"] - middle
+        if abs(gap) > 1.96 * float(np.hypot(s["bias"]["ssa"]["se"], np.median(others))):
             flags.append(s["name"])
     return flags
 
