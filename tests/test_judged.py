@@ -254,3 +254,16 @@ def test_a_judge_that_favours_one_system_is_flagged(run_cli, tmp_path: Path) -> 
     )
     md = (tmp_path / "reports/d/report.md").read_text()
     assert "**sys2: the judge's bias differs from the other systems'**" in md
+
+
+def test_plan_takes_the_correlation_from_a_pilot(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine = setup(run_cli, tmp_path)
+    judge_everything(engine, noise=0.3)
+    label_what_people_get(engine)
+    result = run_cli("plan", "--judge", "j", "--width", "0.2", "--judged-items", "80")
+    assert result.exit_code == 0, result.output
+    line = result.output.splitlines()[0]
+    assert line.startswith("from the pilot: j correlates 0.") and line.endswith(
+        "with people (80 items)"
+    )
+    assert "items per system" in result.output

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from evaltool.storage import db
-from evaltool.storage.judge_schema import JudgeLabel
+from evaltool.storage.judge_schema import Judge, JudgeLabel
 
 from .conftest import free_port, make_pool, make_tiny_chat_model, transformers_serve
 
@@ -98,6 +98,10 @@ def test_an_llm_judge_killed_mid_run_resumes_and_a_bad_answer_is_refused(
     assert len(rows) == 60 and {p for p, _, _ in rows} <= {0.0, 1.0}
     assert all((sp is None) == (p == 0.0) for p, sp, _ in rows)  # specific only after a yes
     assert all(raw.split(" | ")[0].strip() in ("да", "нет") for _, _, raw in rows)
+    with db.session_scope(db.make_engine(sqlite_url), readonly=True) as s:
+        judge = s.scalars(select(Judge)).one()
+        assert judge.prompt_version == "ssa-judge-1" and judge.settings["temperature"] == 0
+        assert f"model={judge_model}" in judge.provenance["answered_as"]
     garbage = make_tiny_chat_model(tmp_path / "garbage")
     bad = evaltool(sqlite_url, "judge", "run", "g", "--endpoint", server, "--model", str(garbage))
     out, err = bad.communicate(timeout=300)

@@ -18,7 +18,13 @@ from sqlalchemy import Engine, select
 
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
-from evaltool.storage.judging import items, judge_for, judged, store_judge_labels
+from evaltool.storage.judging import (
+    items,
+    judge_for,
+    judged,
+    note_provenance,
+    store_judge_labels,
+)
 from evaltool.storage.schema import Context, Response
 
 STORE_EVERY = 16  # verdicts stored per transaction
@@ -90,6 +96,9 @@ def run(
                 future.cancel()
             if pending:
                 flush()
+            if hasattr(judge, "facts"):
+                with session_scope(engine) as s:
+                    note_provenance(s, judge_id, judge.facts())
     return Judged(name, ds.name, stored, len(done), len(everything))
 
 

@@ -89,7 +89,7 @@ def judge_calibrate(name: str, dataset: str | None, db_url: str | None) -> None:
 
     Example: evaltool judge calibrate rqc
     """
-    from evaltool.reporting.judged import calibrate
+    from evaltool.reporting.calibration import calibrate
     from evaltool.storage import db
     from evaltool.storage.judging import set_thresholds
 

@@ -46,6 +46,13 @@ from evaltool.errors import UserError
     help="Plan a judged campaign instead: the judge-human correlation of a pilot (SSA per item).",
 )
 @click.option(
+    "--judge",
+    "judge_name",
+    default=None,
+    metavar="NAME",
+    help="Plan a judged campaign, taking the correlation from this judge's pilot labels.",
+)
+@click.option(
     "--width",
     type=float,
     default=0.1,
@@ -74,6 +81,7 @@ def plan(
     raters: tuple[int, ...],
     json_out: str | None,
     judge_rho: float | None,
+    judge_name: str | None,
     width: float,
     judged_items: int,
     variance: float,
@@ -88,8 +96,16 @@ def plan(
 
     Example: evaltool plan --judge-rho 0.7 --width 0.1 --judged-items 1477
     """
+    if judge_name is not None:
+        from evaltool.reporting.calibration import pilot_correlation
+        from evaltool.storage import db
+
+        judge_rho, n = pilot_correlation(db.connect(db_url), dataset, judge_name)
+        click.echo(
+            f"from the pilot: {judge_name} correlates {judge_rho:.2f} with people ({n} items)"
+        )
     if judge_rho is not None:
-        return _judged(judge_rho, width, judged_items, variance, given["confidence"])
+        return _judged(max(judge_rho, 0.0), width, judged_items, variance, given["confidence"])
     from evaltool.reporting.planning import PlanSettings, from_labels
     from evaltool.reporting.planning import plan as make_plan
 

@@ -73,6 +73,7 @@ class LLMJudge:
     timeout: float = 120.0
     retries: int = 6
     listed: list[str] = field(default_factory=list)
+    answered_as: set[str] = field(default_factory=set)  # the models and fingerprints answering
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -104,6 +105,10 @@ class LLMJudge:
             "provenance": {"listed_models": self.listed},
         }
 
+    def facts(self) -> dict[str, Any]:
+        """What the server answered as (model names and fingerprints), for the provenance."""
+        return {"answered_as": sorted(self.answered_as)}
+
     def verdict(self, turns: list[str], reply: str) -> Verdict:
         """Sensible, then specific only after a yes."""
         dialog = "\n".join(f"- {t}" for t in turns)
@@ -127,6 +132,9 @@ class LLMJudge:
             "top_logprobs": 5,
         }
         answer = self.client.post("/chat/completions", body)
+        for key in ("model", "system_fingerprint"):
+            if answer.get(key):
+                self.answered_as.add(f"{key}={answer[key]}")
         choice = (answer.get("choices") or [{}])[0]
         text = str((choice.get("message") or {}).get("content") or "")
         return answer_probability(text, choice.get("logprobs"), self.language, question), text

@@ -18,16 +18,13 @@ with a flag on a system whose bias differs from the others'.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from evaltool.errors import UserError
 from evaltool.reporting import ppi
-from evaltool.reporting.aggregate import aggregate_items, included, load
 from evaltool.reporting.tables import order_pairs
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
@@ -35,61 +32,6 @@ from evaltool.storage.judging import draw_of, get_judge, items, judge_frame
 
 METRICS = ("sensibleness", "specificity", "ssa")
 RATES = ("sensibleness", "specificity")  # 0/1 per item: score intervals
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Thresholds that make the judge agree best with people (Cohen's kappa), and how well."""
-
-    sensible: float
-    specific: float
-    kappa_sensible: float | None
-    kappa_specific: float | None
-    items: int
-
-
-def calibrate(engine: Engine, dataset: str | None, judge_name: str) -> Calibration:
-    """Fit the judge's thresholds on every item with people's vote and a judge label: first
-    sensible, then specific given the sensible threshold."""
-    got = load(engine, dataset)
-    kept = got.labels[~got.labels["flagged"]]
-    majority = aggregate_items(kept)
-    complete, early = included(majority, got.overlap, got.overlap, got.adaptive)
-    voted = majority.assign(included=complete | early)
-    with session_scope(engine, readonly=True) as s:
-        ds = resolve_dataset(s, got.dataset)
-        judge = get_judge(s, judge_name)
-        frame = _frame(items(s, ds.id), judge_frame(s, judge.id, ds.id), voted, set())
-    both = frame[frame["sensibleness"].notna() & frame["p_sensible"].notna()]
-    if len(both) < 10:
-        raise UserError(
-            f"{len(both)} items have both people's vote and the judge's label; calibrate on "
-            "at least 10",
-            field="judge",
-        )
-    p_s = both["p_sensible"].to_numpy(float)
-    t_s, k_s = best_threshold(both["sensibleness"].to_numpy(float) == 1, p_s)
-    sure = p_s >= t_s
-    p_sp = both["p_specific"].fillna(0.0).to_numpy(float)
-    people_sp = both["specificity"].to_numpy(float) == 1
-    t_sp, k_sp = best_threshold(people_sp, np.where(sure, p_sp, -1.0))
-    return Calibration(t_s, t_sp, k_s, k_sp, len(both))
-
-
-def best_threshold(people: np.ndarray, p: np.ndarray) -> tuple[float, float | None]:
-    """The threshold on ``p`` (yes when p >= it) with the highest Cohen's kappa against
-    ``people``, the one nearest 0.5 among equals; and that kappa.
-
-    >>> best_threshold(np.array([0, 0, 1, 1], bool), np.array([0.1, 0.3, 0.35, 0.9]))
-    (0.35, 1.0)
-    """
-    best: tuple[float, float, float | None] = (-2.0, 0.0, None)
-    for t in sorted({float(x) for x in p if x >= 0} | {0.5}):
-        kappa = agreement_of(people, p >= t)["kappa"]
-        score = -1.0 if kappa is None else kappa
-        if (score, -abs(t - 0.5)) > (best[0], -abs(best[1] - 0.5)):
-            best = (score, t, kappa)
-    return best[1], best[2]
 
 
 def build(
@@ -121,7 +63,7 @@ def build(
                 "specific": judge.threshold_specific,
             },
         }
-    frame = _frame(population, said, voted, drawn)
+    frame = item_frame(population, said, voted, drawn)
     section: dict[str, Any] = {
         "judge": about,
         "human_share": None
@@ -149,7 +91,7 @@ def build(
     return section
 
 
-def _frame(
+def item_frame(
     population: pd.DataFrame, said: pd.DataFrame, voted: pd.DataFrame, drawn: set[int]
 ) -> pd.DataFrame:
     """One row per item: the judge's predictions (NaN when not judged), people's votes (NaN
@@ -204,6 +146,7 @@ def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[s
             est, low, high, _ = ppi.classical_mean(yhat - y, confidence)
             out["bias"][m] = _interval(float(est), float(low), float(high), lo=-1.0)
             out["bias"][m]["se"] = float(np.std(yhat - y) / np.sqrt(len(y)))
+    out["correlation"] = correlation(share["ssa"].to_numpy(float), share["hat_ssa"].to_numpy(float))
     if refused is not None or len(share) < 2 or not len(rest):
         return out
     for m in METRICS:
@@ -211,6 +154,18 @@ def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[s
     ratio = out["ssa"]["human_only_width"] / out["ssa"]["width"] if out["ssa"]["width"] else 1.0
     out["human_labels_without_judge"] = round(out["human_labels"] * ratio**2)
     return out
+
+
+def correlation(y: np.ndarray, yhat: np.ndarray) -> float | None:
+    """Pearson's correlation of people's item SSA with the judge's (what ``plan --judge-rho``
+    takes), None when either is constant or there are fewer than 3 items.
+
+    >>> correlation(np.array([0, 0.5, 1, 1]), np.array([0.1, 0.4, 0.9, 0.8]))
+    0.989
+    """
+    if len(y) < 3 or np.std(y) == 0 or np.std(yhat) == 0:
+        return None
+    return round(float(np.corrcoef(y, yhat)[0, 1]), 3)
 
 
 def _metric(share: pd.DataFrame, rest: pd.DataFrame, m: str, confidence: float) -> dict[str, Any]:
@@ -333,6 +288,10 @@ def markdown(section: dict[str, Any], confidence: float) -> list[str]:
             f"(seed {share['seed']}); the judge labelled every item. Estimates are PPI++ "
             f"(prediction-powered, {confidence:.0%} intervals), valid whatever the judge's bias."
         )
+    out.append(
+        "Gold items are checks on people, not items of a system: never drawn, never judged. "
+        "With adaptive overlap an item's vote counts once it is decided, as above."
+    )
     if section["refused"] is not None:
         out += ["", f"**Judge-assisted estimates refused:** {section['refused']}."]
     else:
@@ -374,10 +333,11 @@ def markdown(section: dict[str, Any], confidence: float) -> list[str]:
         )
     for s in section["systems"]:
         if "ssa" in s["bias"]:
-            b = s["bias"]["ssa"]
+            b, r = s["bias"]["ssa"], s["correlation"]
             out.append(
                 f"- judge bias on {s['name']} (SSA, judge minus people): {b['estimate']:+.3f} "
-                f"[{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]"
+                f"[{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]; correlation with people's item SSA "
+                f"{'n/a' if r is None else f'{r:.2f}'} (what planning takes)"
             )
     for name in section["bias_flags"]:
         out.append(

@@ -52,6 +52,18 @@ def set_thresholds(s: Session, name: str, sensible: float, specific: float) -> N
     judge.threshold_sensible, judge.threshold_specific = sensible, specific
 
 
+def note_provenance(s: Session, judge_id: int, facts: dict[str, Any]) -> None:
+    """Add what a run learnt (the models and fingerprints a server answered as) to the
+    judge's provenance, keeping every value seen across runs."""
+    judge = s.get(Judge, judge_id)
+    if judge is None:
+        return
+    merged = dict(judge.provenance or {})
+    for key, values in facts.items():
+        merged[key] = sorted(set(merged.get(key, [])) | set(values))
+    judge.provenance = merged
+
+
 def judges(s: Session) -> list[tuple[Judge, int]]:
     """Every judge with how many items it has labelled."""
     counts = dict(
