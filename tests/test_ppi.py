@@ -80,22 +80,19 @@ def test_a_perfect_judge_leaves_only_the_judged_items_uncertainty() -> None:
 def test_coverage_and_width_on_the_grid() -> None:
     """2,000 replications per cell of 2,000 items (the bench's own grid): rate and difference
     intervals cover 93-97%, within 2.5 standard errors of the simulation (0.0049); at rho 0.7
-    and a 5% share the intervals at 0.5 are more than 25% narrower than people's alone on the
-    same labels; at 0.5 every rate interval and everywhere every difference's is within 2
-    and 5 points of the best any method can do; a judge of pure noise makes no interval more
-    than 2% wider."""
+    and a 5% share every interval is at least 25% narrower than people's alone on the same
+    labels; everywhere every interval is within 6 points of the best any method can do,
+    sqrt(1 - rho^2 (1 - share)); a judge of pure noise makes no interval more than 2% wider."""
     cells = ppi_coverage.grid(replications=2_000, items=2_000)
     slack = 2.5 * np.sqrt(0.95 * 0.05 / 2_000)
     for c in cells:
         for covered in (c.rate_covered, c.difference_covered):
             assert 0.93 - slack <= covered <= 0.97 + slack, c
-        assert c.difference_width_ratio <= c.theory + 0.05, c
-        if c.rate == 0.5:
-            assert c.width_ratio <= c.theory + 0.02, c
+        assert max(c.width_ratio, c.difference_width_ratio) <= c.theory + 0.06, c
         if c.rho == 0:
             assert c.width_ratio <= 1.02 and c.difference_width_ratio <= 1.02, c
-    middle = [c for c in cells if c.rho == 0.7 and c.share == 0.05 and c.rate == 0.5]
-    assert all(c.width_ratio < 0.75 and c.difference_width_ratio < 0.75 for c in middle)
+        if c.rho == 0.7 and c.share == 0.05:
+            assert c.width_ratio <= 0.75 and c.difference_width_ratio <= 0.75, c
     assert min(c.rate_covered_z for c in cells) < 0.91  # why the rate's interval is a score one
 
 

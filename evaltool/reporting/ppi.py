@@ -98,14 +98,16 @@ def ppi_rate(
     a score interval, Wilson's construction carried over. The z-interval takes the people's
     variance at the estimate, which near 0 or 1 with few labels is too small (it covers 88%
     of the time at 5 expected positives); this one keeps every rate ``t`` whose own variance
-    admits the estimate: (estimate - t)^2 <= z^2 V(t), where the people's part of V(t) takes
-    var(Y) = t (1 - t) and their correlation with the judge from the data. With ``lam`` 0 it
+    admits the estimate: (estimate - t)^2 <= z^2 V(t). For 0/1 labels the rectifier's
+    variance at rate t is t (1 - t) (1 - lam d)^2 + lam^2 w, with d the judge's mean on
+    people's yes minus on their no and w its variance within each (both from the data), so
+    the people's part and its covariance with the judge both move with t. With ``lam`` 0 it
     is Wilson's interval.
 
     >>> est, low, high, lam = ppi_rate(np.array([1., 0, 1, 1]), np.array([1., 0, 1, 0]),
     ...                                np.array([1., 1, 0, 1, 0, 1]))
     >>> round(float(low), 4), round(float(high), 4)
-    (0.3732, 0.972)
+    (0.3805, 0.9829)
     >>> [round(float(b), 4) for b in ppi_rate(np.array([1., 0, 1, 1]), np.zeros(4),
     ...                                        np.zeros(4), lam=0.0)[1:3]]
     [0.3006, 0.9544]
@@ -113,18 +115,19 @@ def ppi_rate(
     y, yhat, u = (np.asarray(a, dtype=float) for a in (y, yhat, yhat_unlabelled))
     estimate, _, _, _, lam_ = ppi_mean(y, yhat, u, confidence, lam)
     n, big_n = y.shape[-1], u.shape[-1]
-    v_hat = yhat.var(-1)
-    sd_y = y.std(-1)
+    yes, no = y.sum(-1), n - y.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        cov = ((y - y.mean(-1, keepdims=True)) * (yhat - yhat.mean(-1, keepdims=True))).mean(-1)
-        rho = np.nan_to_num(cov / (sd_y * np.sqrt(v_hat)))
+        on_yes = np.nan_to_num((yhat * y).sum(-1) / yes)
+        on_no = np.nan_to_num((yhat * (1 - y)).sum(-1) / no)
+    gap = np.where((yes > 0) & (no > 0), on_yes - on_no, 0.0)
+    within = np.where(y == 1, yhat - on_yes[..., None], yhat - on_no[..., None])
+    spread = (within**2).mean(-1)
     judged = lam_**2 * u.var(-1) / big_n
     z2 = sps.norm.ppf(0.5 + confidence / 2) ** 2
 
     def outside(t: np.ndarray) -> np.ndarray:
-        people = (np.sqrt(t * (1 - t)) - lam_ * rho * np.sqrt(v_hat)) ** 2
-        variance = judged + (people + lam_**2 * v_hat * (1 - rho**2)) / n
-        return (estimate - t) ** 2 > z2 * variance
+        people = t * (1 - t) * (1 - lam_ * gap) ** 2 + lam_**2 * spread
+        return (estimate - t) ** 2 > z2 * (judged + people / n)
 
     centre = np.clip(estimate, 0.0, 1.0)
     return estimate, _bound(outside, centre, 0.0), _bound(outside, centre, 1.0), lam_
