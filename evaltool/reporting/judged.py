@@ -151,8 +151,9 @@ def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[s
         return out
     for m in METRICS:
         out[m] = _metric(share, rest, m, confidence)
-    ratio = out["ssa"]["human_only_width"] / out["ssa"]["width"] if out["ssa"]["width"] else 1.0
-    out["human_labels_without_judge"] = round(out["human_labels"] * ratio**2)
+    ssa = out["ssa"]
+    needed = ppi.equivalent_labels(out["human_labels"], ssa["human_only_width"], ssa["width"])
+    out["human_labels_without_judge"] = round(needed)
     return out
 
 

@@ -12,21 +12,8 @@ arrays with the items on the last axis and any leading axes (simulations run man
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import stats as sps
-
-
-@dataclass(frozen=True)
-class Mean:
-    """A mean with its z-interval: ``lam`` the judge's weight, ``se`` the standard error."""
-
-    estimate: float
-    low: float
-    high: float
-    se: float
-    lam: float
 
 
 def tuned_lam(y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray) -> np.ndarray:
@@ -146,24 +133,16 @@ def _bound(outside, centre: np.ndarray, edge: float) -> np.ndarray:  # type: ign
     return np.where(at_edge, edge_, kept)
 
 
-def mean(
-    y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray, confidence: float = 0.95
-) -> Mean:
-    """``ppi_mean`` of one sample, as a ``Mean``."""
-    estimate, low, high, se, lam = ppi_mean(y, yhat, yhat_unlabelled, confidence)
-    return Mean(float(estimate), float(low), float(high), float(se), float(lam))
-
-
-def equivalent_labels(labelled: int, human_se: float, judged_se: float) -> float:
+def equivalent_labels(labelled: int, human_width: float, judged_width: float) -> float:
     """How many people's labels the human-only interval would need to be as narrow as the
     judge-assisted one (the width falls as one over the square root of the labels).
 
-    >>> equivalent_labels(100, 0.05, 0.025)
+    >>> equivalent_labels(100, 0.2, 0.1)
     400.0
     """
-    if judged_se <= 0:
-        return float("inf") if human_se > 0 else float(labelled)
-    return labelled * (human_se / judged_se) ** 2
+    if judged_width <= 0:
+        return float(labelled)
+    return labelled * (human_width / judged_width) ** 2
 
 
 def labels_for_width(
