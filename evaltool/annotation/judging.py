@@ -48,7 +48,8 @@ def run(
     name: str,
     progress: Callable[[int, int], None] | None = None,
 ) -> Judged:
-    """Judge every item of the dataset this judge has not labelled yet."""
+    """Judge every item of the dataset this judge has not labelled yet; ``progress(total, 0)``
+    once, then ``progress(total, n)`` as verdicts are stored (as ``generation.loop``)."""
     judge.prepare()
     with session_scope(engine) as s:
         ds = resolve_dataset(s, dataset)
@@ -63,10 +64,14 @@ def run(
     def flush() -> None:
         nonlocal stored
         with session_scope(engine) as s:
-            stored += store_judge_labels(s, judge_id, pending)
+            now = store_judge_labels(s, judge_id, pending)
+        stored += now
         pending.clear()
         if progress:
-            progress(stored, len(todo))
+            progress(len(todo), now)
+
+    if progress:
+        progress(len(todo), 0)
 
     with ThreadPoolExecutor(judge.concurrency) as pool:
         queue = iter(work)

@@ -45,3 +45,22 @@ def link_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--host", default=HOST, show_default=True, help="Host name people reach the page at."
     )(func)
+
+
+def progress_bar(name: str, unit: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar made on the first call ``(total, 0)`` and moved by later calls; and a closer."""
+    from tqdm import tqdm
+
+    bar: list[Any] = []
+
+    def progress(total: int, done: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit=unit, desc=name))
+        else:
+            bar[0].update(done)
+
+    def close() -> None:
+        if bar:
+            bar[0].close()
+
+    return progress, close

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from evaltool.cli.common import dataset_option, db_option
+from evaltool.cli.common import dataset_option, db_option, progress_bar
 from evaltool.errors import UserError
 from evaltool.generation.backends import BACKENDS, DEFAULT_MODELS
 from evaltool.generation.openai_api import API_STYLES
@@ -201,7 +201,7 @@ def generate(
         backend = backends.backend_for(model, endpoint)
         _check_flags(backend)
         responder = backend.make(model, {**options, "endpoint": endpoint})
-        progress, close = _progress_bar(system or responder.name)
+        progress, close = progress_bar(system or responder.name, "ctx")
         try:
             summary = loop.run(engine_db, responder, run_options, progress=progress)
         finally:
@@ -255,22 +255,3 @@ def _check_flags(backend: Any) -> None:
     if wrong:
         flags = ", ".join("--" + n.replace("_", "-") for n in sorted(wrong[0]))
         raise UserError(f"{flags}: {wrong[1]}", settings=("endpoint",))
-
-
-def _progress_bar(name: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A tqdm bar made on the first call ``(total, 0)`` and moved by later calls; and a closer."""
-    from tqdm import tqdm
-
-    bar: list[Any] = []
-
-    def progress(total: int, done: int) -> None:
-        if not bar:
-            bar.append(tqdm(total=total, unit="ctx", desc=name))
-        else:
-            bar[0].update(done)
-
-    def close() -> None:
-        if bar:
-            bar[0].close()
-
-    return progress, close

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from evaltool.cli.common import dataset_option, db_option, print_table
+from evaltool.cli.common import dataset_option, db_option, print_table, progress_bar
 from evaltool.errors import UserError
 
 
@@ -69,11 +69,11 @@ def judge_run(
         made = judges.LLMJudge(endpoint, model, language, max_tokens, concurrency)
     else:
         made = judges.ClassifierJudge(classifier, revision, device)  # type: ignore[arg-type,assignment]
-    bar = _bar(name)
+    progress, close = progress_bar(name, "item")
     try:
-        done = judging.run(db.connect(db_url), dataset, made, name, progress=bar)
+        done = judging.run(db.connect(db_url), dataset, made, name, progress=progress)
     finally:
-        bar(-1, -1)
+        close()
     click.echo(
         f"{done.judge}: {done.judged} items judged now, {done.before} before, "
         f"{done.before + done.judged} of {done.total} in {done.dataset}"
@@ -120,22 +120,3 @@ def judge_list(db_url: str | None) -> None:
 
 def _k(kappa: float | None) -> str:
     return "n/a" if kappa is None else f"{kappa:.2f}"
-
-
-def _bar(name: str):  # type: ignore[no-untyped-def]
-    """Progress (done, total) as a tqdm bar made on the first call; (-1, -1) closes it."""
-    state: dict[str, object] = {}
-
-    def move(done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if done < 0:
-            if "bar" in state:
-                state["bar"].close()  # type: ignore[attr-defined]
-            return
-        if "bar" not in state:
-            state["bar"] = tqdm(total=total, desc=name, unit="item")
-        bar = state["bar"]
-        bar.update(done - bar.n)  # type: ignore[attr-defined]
-
-    return move
