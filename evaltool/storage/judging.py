@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
 from evaltool.storage.judge_schema import HumanDraw, HumanDrawContext, Judge, JudgeLabel
-from evaltool.storage.schema import Context, GoldItem, Response
+from evaltool.storage.schema import Context, GoldItem, PoolItem, Response
 
 
 def get_judge(s: Session, name: str) -> Judge:
@@ -75,16 +75,16 @@ def judges(s: Session) -> list[tuple[Judge, int]]:
 
 
 def items(s: Session, dataset_id: int) -> pd.DataFrame:
-    """The dataset's items (rank-0 responses that are not gold): response, system, context."""
+    """The dataset's items (its rows of ``pool_items``: rank-0 responses; a row made gold
+    since is left out): response, system, context."""
     query = (
-        select(Response.id, Response.system_id, Response.context_id)
-        .join(Context, Context.id == Response.context_id)
+        select(PoolItem.response_id, PoolItem.system_id, PoolItem.context_id)
+        .join(Context, Context.id == PoolItem.context_id)
         .where(
             Context.dataset_id == dataset_id,
-            Response.rank == 0,
-            Response.id.not_in(select(GoldItem.response_id)),
+            PoolItem.response_id.not_in(select(GoldItem.response_id)),
         )
-        .order_by(Response.id)
+        .order_by(PoolItem.response_id)
     )
     return pd.DataFrame(s.execute(query).all(), columns=["response_id", "system_id", "context_id"])
 
