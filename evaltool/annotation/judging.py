@@ -49,7 +49,8 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> Judged:
     """Judge every item of the dataset this judge has not labelled yet; ``progress(total, 0)``
-    once, then ``progress(total, n)`` as verdicts are stored (as ``generation.loop``)."""
+    once the first verdicts are stored, then ``progress(total, n)`` for each n stored (the
+    convention of ``generation.loop``), so a run refused at its first answer draws no bar."""
     judge.prepare()
     with session_scope(engine) as s:
         ds = resolve_dataset(s, dataset)
@@ -65,13 +66,12 @@ def run(
         nonlocal stored
         with session_scope(engine) as s:
             now = store_judge_labels(s, judge_id, pending)
+        if progress:
+            if not stored:  # the bar appears with the first stored verdicts, not before
+                progress(len(todo), 0)
+            progress(len(todo), now)
         stored += now
         pending.clear()
-        if progress:
-            progress(len(todo), now)
-
-    if progress:
-        progress(len(todo), 0)
 
     with ThreadPoolExecutor(judge.concurrency) as pool:
         queue = iter(work)
