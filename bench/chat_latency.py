@@ -43,8 +43,12 @@ from served import start_server  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from evaltool.storage import db  # noqa: E402
-from evaltool.storage.chat_schema import Chat, ChatBot, ChatTurn  # noqa: E402
-from evaltool.storage.schema import Annotator  # noqa: E402
+from evaltool.storage.schema import (  # noqa: E402
+    Annotator,
+    Chat,
+    ChatBot,
+    ChatTurn,
+)
 from tests.chromium import ARGS, CHROMIUM  # noqa: E402
 from tests.golden import tiny  # noqa: E402
 

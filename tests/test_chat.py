@@ -12,8 +12,7 @@ from evaltool.annotation import accounts, campaigns, chat, flow, studies
 from evaltool.errors import UserError
 from evaltool.generation import chatbots
 from evaltool.storage import db
-from evaltool.storage.chat_schema import Chat, ChatTurn
-from evaltool.storage.schema import Context, PoolItem, Response, utcnow
+from evaltool.storage.schema import Chat, ChatTurn, Context, PoolItem, Response, utcnow
 
 
 def campaign(engine, bots=("baseline:echo",), **rules) -> None:  # type: ignore[no-untyped-def]

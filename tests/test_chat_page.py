@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from evaltool.annotation import chat
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
-from evaltool.storage.chat_schema import Chat, ChatBot, ChatTurn
-from evaltool.storage.schema import Annotator, Label
+from evaltool.storage.schema import Annotator, Chat, ChatBot, ChatTurn, Label
 
 from .conftest import free_port, served, stop, transformers_serve
 from .pages import item, label_by_keys, start

@@ -22,7 +22,7 @@ from evaltool.generation import chatbots
 from evaltool.generation.responder import Responder
 from evaltool.generation.settings import context_key
 from evaltool.storage import db
-from evaltool.storage.chat_schema import ChatTurn
+from evaltool.storage.schema import ChatTurn
 
 from .conftest import stop
 

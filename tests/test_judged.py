@@ -15,9 +15,8 @@ from evaltool.annotation import accounts, flow, human_share
 from evaltool.reporting import ppi
 from evaltool.reporting.judged import agreement_of
 from evaltool.storage import db
-from evaltool.storage.judge_schema import HumanDraw
 from evaltool.storage.judging import draw_of, judge_for, store_judge_labels
-from evaltool.storage.schema import Context, Response, System
+from evaltool.storage.schema import Context, HumanDraw, Response, System
 
 from .conftest import make_pool
 
@@ -136,7 +135,7 @@ def test_report_combines_judge_and_people_and_equals_ppi_on_the_arrays(
             )
         ).all()
         _, drawn = draw_of(s, 1)
-    from evaltool.storage.judge_schema import JudgeLabel
+    from evaltool.storage.schema import JudgeLabel
 
     with db.session_scope(engine, readonly=True) as s:
         p = {
@@ -201,7 +200,7 @@ def test_calibrate_fits_the_thresholds_people_agree_with(run_cli, tmp_path: Path
     engine = setup(run_cli, tmp_path)
     judge_everything(engine, noise=0.0)
     with db.session_scope(engine) as s:
-        from evaltool.storage.judge_schema import JudgeLabel
+        from evaltool.storage.schema import JudgeLabel
 
         for row in s.scalars(select(JudgeLabel)):
             row.p_sensible = 0.2 + 0.2 * row.p_sensible  # 0.2 or 0.4: all below 0.5
@@ -237,7 +236,7 @@ def test_a_judge_that_favours_one_system_is_flagged(run_cli, tmp_path: Path) -> 
     assert run_cli("collection", "--overlap", "1", "--human-share", "0.5").exit_code == 0
     judge_everything(engine, noise=0.1)
     with db.session_scope(engine) as s:
-        from evaltool.storage.judge_schema import JudgeLabel
+        from evaltool.storage.schema import JudgeLabel
 
         sys2 = select(Response.id).join(System).where(System.name == "sys2")
         for row in s.scalars(select(JudgeLabel).where(JudgeLabel.response_id.in_(sys2))):

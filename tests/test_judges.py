@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from evaltool.storage import db
-from evaltool.storage.judge_schema import Judge, JudgeLabel
+from evaltool.storage.schema import Judge, JudgeLabel
 
 from .conftest import free_port, make_pool, make_tiny_chat_model, transformers_serve
 

@@ -10,10 +10,17 @@ from sqlalchemy.orm import Session
 
 from evaltool.annotation.chat import MAX_CHARS
 from evaltool.errors import UserError
-from evaltool.storage.chat_schema import CHAT_STATES, Chat, ChatBot, ChatCampaign
 from evaltool.storage.chats import get_campaign
 from evaltool.storage.db import session_scope
-from evaltool.storage.schema import Dataset, System, check_name
+from evaltool.storage.schema import (
+    CHAT_STATES,
+    Chat,
+    ChatBot,
+    ChatCampaign,
+    Dataset,
+    System,
+    check_name,
+)
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,15 @@ from sqlalchemy.orm import Session
 from evaltool.annotation import studies
 from evaltool.annotation.accounts import authenticate
 from evaltool.errors import UserError
-from evaltool.storage.chat_schema import (
+from evaltool.storage.chats import get_campaign, turns_of
+from evaltool.storage.db import as_engine, retried, session_scope
+from evaltool.storage.schema import (
     REPLY_FLAGS,
+    Annotator,
     Chat,
     ChatBot,
     ChatCampaign,
     ChatTurn,
-)
-from evaltool.storage.chats import get_campaign, turns_of
-from evaltool.storage.db import as_engine, retried, session_scope
-from evaltool.storage.schema import (
-    Annotator,
     Context,
     Response,
     Study,

@@ -17,10 +17,9 @@ from evaltool.annotation import pool
 from evaltool.errors import UserError
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import as_engine, session_scope
-from evaltool.storage.judge_schema import HumanDrawContext
 from evaltool.storage.judging import replace_draw
 from evaltool.storage.project import load_settings
-from evaltool.storage.schema import Context, Label, Response, utcnow
+from evaltool.storage.schema import Context, HumanDrawContext, Label, Response, utcnow
 
 
 @dataclass(frozen=True)

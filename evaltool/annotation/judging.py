@@ -1,7 +1,7 @@
 """Running a judge over a dataset's items, resumably: the judge is registered with its
 provenance, the items it has not labelled are judged (several at once for a served judge) and
 stored a few at a time, so a run that is stopped keeps what it stored and the next run goes
-on from there. Judge labels never count as people's (``storage.judge_schema``).
+on from there. Judge labels never count as people's (``storage.schema.judge``).
 
 The judge itself comes from ``generation.judges``; anything with ``prepare``, ``spec(name)``,
 ``verdict(turns, reply)`` and ``concurrency`` will do.

@@ -28,15 +28,17 @@ from sqlalchemy import and_, exists, func, select, text, union, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from evaltool.storage.chat_schema import Chat, ChatTurn
-from evaltool.storage.judge_schema import HumanDraw, HumanDrawContext
 from evaltool.storage.project import POOL_RULE, ProjectSettings
 from evaltool.storage.schema import (
     DRAW_KEYS,
     Annotator,
     Assignment,
+    Chat,
+    ChatTurn,
     Context,
     GoldItem,
+    HumanDraw,
+    HumanDrawContext,
     Label,
     PoolItem,
     Response,

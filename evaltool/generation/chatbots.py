@@ -27,9 +27,8 @@ from evaltool.generation import backends
 from evaltool.generation.responder import Conversation, Responder
 from evaltool.generation.settings import GenerationSettings, context_key
 from evaltool.storage import chats
-from evaltool.storage.chat_schema import ChatBot
 from evaltool.storage.db import session_scope
-from evaltool.storage.schema import System
+from evaltool.storage.schema import ChatBot, System
 from evaltool.storage.systems import SystemSpec, find_system, register
 
 LEASE = timedelta(minutes=2)  # a turn not answered in this time goes to another process

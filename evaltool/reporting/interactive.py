@@ -22,13 +22,12 @@ from evaltool.reporting import stats
 from evaltool.reporting.aggregate import ReportSettings, included, interim, vote_items
 from evaltool.reporting.render import bars, cell, write_files, write_json
 from evaltool.reporting.tables import order_pairs
-from evaltool.storage.chat_schema import ChatBot
 from evaltool.storage.chats import bot_turn_frame, chat_frame, get_campaign, turns_of
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import item_counts, label_frame
 from evaltool.storage.project import load_settings
-from evaltool.storage.schema import System
+from evaltool.storage.schema import ChatBot, System
 
 METRICS = ("sensibleness", "specificity", "ssa")
 BOOTSTRAP = {"bca": "BCa bootstrap", "percentile": "percentile bootstrap"}

@@ -18,9 +18,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
-from evaltool.storage.chat_schema import Chat, ChatBot, ChatCampaign, ChatTurn
 from evaltool.storage.db import session_scope
-from evaltool.storage.schema import Response, utcnow
+from evaltool.storage.schema import Chat, ChatBot, ChatCampaign, ChatTurn, Response, utcnow
 
 
 @dataclass(frozen=True)

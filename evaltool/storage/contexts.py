@@ -15,10 +15,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
-from evaltool.storage.chat_schema import ChatCampaign
 from evaltool.storage.db import created_once, session_scope
 from evaltool.storage.fileio import Record, read_records, require_str
-from evaltool.storage.schema import NAME_LENGTH, Context, Dataset, check_name
+from evaltool.storage.schema import NAME_LENGTH, ChatCampaign, Context, Dataset, check_name
 
 BUILTIN_DATASET = "ru-mtb"
 _TURN_COLUMN = re.compile(r"turn_(\d+)$")

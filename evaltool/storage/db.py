@@ -232,8 +232,8 @@ def upgrade(engine: Engine, to: str = "head") -> tuple[str | None, str]:
 
 def autogenerate_migration(message: str) -> str:
     """Write the next migration file from the difference between the newest migration and
-    ``schema.py`` (for contributors: ``make migration MESSAGE="what changed"``); returns its path.
-    """
+    ``storage.schema`` (for contributors: ``make migration MESSAGE="what changed"``); returns
+    its path."""
     import tempfile
 
     from alembic import command

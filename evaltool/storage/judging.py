@@ -1,4 +1,4 @@
-"""Reading and writing judges, their labels and a dataset's human share (``judge_schema``).
+"""Reading and writing judges, their labels and a dataset's human share (``storage.schema.judge``).
 
 Storage only: which items a judge has labelled, what it said, and which contexts were drawn
 for people. What the labels mean for a report is ``reporting.judged``'s; how the share limits
@@ -14,8 +14,16 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
-from evaltool.storage.judge_schema import HumanDraw, HumanDrawContext, Judge, JudgeLabel
-from evaltool.storage.schema import Context, GoldItem, PoolItem, Response
+from evaltool.storage.schema import (
+    Context,
+    GoldItem,
+    HumanDraw,
+    HumanDrawContext,
+    Judge,
+    JudgeLabel,
+    PoolItem,
+    Response,
+)
 
 
 def get_judge(s: Session, name: str) -> Judge:

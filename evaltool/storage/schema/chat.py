@@ -1,6 +1,6 @@
 """The chat tables (Meena's interactive mode): campaigns, their bots, chats and turns.
 
-Part of the one schema (``storage.schema`` imports this module, so ``Base`` knows them).
+Part of the one schema (``storage.schema`` registers this module's tables with ``Base``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evaltool.storage.schema import NAME_LENGTH, Base, utcnow
+from evaltool.storage.schema.base import NAME_LENGTH, Base, utcnow
 
 # A chat is open while the human chats, finished when they end it at or past the minimum
 # number of turns, abandoned when left below it (kept, excluded, its slot back in the quota).

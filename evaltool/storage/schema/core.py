@@ -1,13 +1,9 @@
-"""The database schema: every table evaltool reads or writes, as SQLAlchemy 2 ORM classes.
-
-Timestamps are naive UTC (``utcnow()``), so SQLite and PostgreSQL compare them alike.
-Migrations in ``evaltool/storage/migrations`` must match these classes; a test checks that.
-"""
+"""The core tables: datasets, contexts, systems and their responses, people, studies, and
+the labelling pool's leases, labels, gold items and pool rows."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +15,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -27,56 +22,17 @@ from sqlalchemy import (
     insert,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from evaltool.errors import UserError
-
-SYSTEM_KINDS = ("model", "baseline", "imported")
-PLATFORMS = ("toloka", "prolific", "mturk", "generic")
-QUALIFICATION = ("none", "pending", "passed", "failed")
-# A lease is leased until answered (done) or skipped; one past its time that the pool has
-# taken back is lapsed (its holder may still answer while a slot is free).
-LEASE_STATES = ("leased", "done", "skipped", "lapsed")
-# Draw keys of pool items are uniform in [0, DRAW_KEYS).
-DRAW_KEYS = 2**31 - 1
-# Longest name or id (datasets, contexts, systems, annotators) every database stores whole.
-NAME_LENGTH = 200
-ROLES = ("annotator", "admin")
-
-
-def check_name(what: str, value: str, field: str | None = None) -> str:
-    """``value`` stripped, or a user error when it is blank or longer than ``NAME_LENGTH``.
-
-    >>> check_name("system", " small ")
-    'small'
-    """
-    value = value.strip()
-    if not value:
-        raise UserError(f"{what} name must not be blank", field=field)
-    if len(value) > NAME_LENGTH:
-        raise UserError(
-            f"{what} name is {len(value)} characters; at most {NAME_LENGTH} fit", field=field
-        )
-    return value
-
-
-def utcnow() -> datetime:
-    """The current time as naive UTC, the form every timestamp column holds."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of all evaltool tables."""
-
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+from evaltool.storage.schema.base import (
+    NAME_LENGTH,
+    PLATFORMS,
+    ROLES,
+    SYSTEM_KINDS,
+    Base,
+    draw_key,
+    utcnow,
+)
 
 
 class Dataset(Base):
@@ -301,13 +257,6 @@ class PoolItem(Base):
     draw_key: Mapped[int] = mapped_column(Integer)
 
 
-def draw_key(response_id: int) -> int:
-    """A pool item's first key: its id scattered by a hash, so that a campaign's draws
-    reproduce from the seed of its claims (each claim re-keys the item it leases)."""
-    digest = hashlib.blake2b(str(response_id).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % DRAW_KEYS
-
-
 @event.listens_for(Session, "after_flush")
 def _enrol_new_items(session: Session, _context: Any) -> None:
     """Give every rank-0 response stored through the ORM its row in the pool, in the same
@@ -325,7 +274,3 @@ def _enrol_new_items(session: Session, _context: Any) -> None:
     ]
     if rows:
         session.connection().execute(insert(PoolItem), rows)
-
-
-# The chat and judge tables live in modules of their own; importing them registers them.
-from evaltool.storage import chat_schema, judge_schema  # noqa: E402, F401

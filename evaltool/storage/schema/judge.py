@@ -1,7 +1,7 @@
 """The judge tables: automatic judges, their labels, and the random share of contexts people
 label (judge-assisted SSA).
 
-Part of the one schema (``storage.schema`` imports this module, so ``Base`` knows them). A
+Part of the one schema (``storage.schema`` registers this module's tables with ``Base``). A
 judge's labels are kept apart from people's ``labels``: nothing that counts labels, fills the
 pool or draws the page reads these tables, except the human share, which limits what the pool
 offers people.
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evaltool.storage.schema import NAME_LENGTH, Base, utcnow
+from evaltool.storage.schema.base import NAME_LENGTH, Base, utcnow
 
 JUDGE_KINDS = ("llm", "classifier")
 

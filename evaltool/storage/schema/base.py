@@ -1,0 +1,66 @@
+"""What every table module of the schema shares: the declarative base, names' limits, the
+clock every timestamp column uses, and the pool's draw keys."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from evaltool.errors import UserError
+
+SYSTEM_KINDS = ("model", "baseline", "imported")
+PLATFORMS = ("toloka", "prolific", "mturk", "generic")
+QUALIFICATION = ("none", "pending", "passed", "failed")
+# A lease is leased until answered (done) or skipped; one past its time that the pool has
+# taken back is lapsed (its holder may still answer while a slot is free).
+LEASE_STATES = ("leased", "done", "skipped", "lapsed")
+# Draw keys of pool items are uniform in [0, DRAW_KEYS).
+DRAW_KEYS = 2**31 - 1
+# Longest name or id (datasets, contexts, systems, annotators) every database stores whole.
+NAME_LENGTH = 200
+ROLES = ("annotator", "admin")
+
+
+def check_name(what: str, value: str, field: str | None = None) -> str:
+    """``value`` stripped, or a user error when it is blank or longer than ``NAME_LENGTH``.
+
+    >>> check_name("system", " small ")
+    'small'
+    """
+    value = value.strip()
+    if not value:
+        raise UserError(f"{what} name must not be blank", field=field)
+    if len(value) > NAME_LENGTH:
+        raise UserError(
+            f"{what} name is {len(value)} characters; at most {NAME_LENGTH} fit", field=field
+        )
+    return value
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the form every timestamp column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all evaltool tables."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def draw_key(response_id: int) -> int:
+    """A pool item's first key: its id scattered by a hash, so that a campaign's draws
+    reproduce from the seed of its claims (each claim re-keys the item it leases)."""
+    digest = hashlib.blake2b(str(response_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % DRAW_KEYS
