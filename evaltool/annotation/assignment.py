@@ -11,17 +11,19 @@ default) and the item goes back to the pool; so does a skipped item.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from evaltool.annotation import pool
 from evaltool.annotation.gold import update_flag
+from evaltool.annotation.items import SSA, Items
+from evaltool.annotation.tasks import Task, TaskKind
 from evaltool.errors import UserError
 from evaltool.storage.project import ProjectSettings, load_settings
-from evaltool.storage.schema import Annotator, Assignment, Context, GoldItem, Label, Response, Study
+from evaltool.storage.schema import Annotator, Study
 from evaltool.storage.schema import utcnow as _now
 
 _rng = random.SystemRandom()
@@ -29,24 +31,12 @@ _rng = random.SystemRandom()
 # on PostgreSQL the candidates may all be held by concurrent claims).
 ROUNDS = 8
 SKIP_REASONS = ("cannot judge", "text is broken", "offensive", "other")
+__all__ = ["Task"]
 
 
-@dataclass(frozen=True)
-class Task:
-    """One item to label: the context turns and the response; the system stays hidden."""
-
-    response_id: int
-    turns: list[str]
-    response: str
-    expires_at: datetime
-
-
-def to_task(s: Session, a: Assignment) -> Task:
+def to_task(s: Session, a: Any, kind: TaskKind) -> Any:
     """The item behind a lease, as the page shows it."""
-    response = s.get(Response, a.response_id)
-    assert response is not None
-    turns = s.scalar(select(Context.turns).where(Context.id == response.context_id))
-    return Task(response.id, list(turns or []), response.text, a.expires_at)
+    return kind.show(s, a)
 
 
 def paused(me: Annotator, settings: ProjectSettings) -> bool:
@@ -63,39 +53,44 @@ def ensure_may_label(me: Annotator, settings: ProjectSettings) -> None:
         )
 
 
-def current_lease(s: Session, me: Annotator, now: datetime) -> Assignment | None:
+def current_lease(s: Session, me: Annotator, now: datetime, kind: Items = SSA) -> Any:
     """The rater's live lease, oldest first (a refresh shows the same item)."""
+    lease = kind.lease
     return s.scalars(
-        select(Assignment)
-        .where(Assignment.annotator_id == me.id, pool.live(now))
-        .order_by(Assignment.leased_at, Assignment.id)
+        select(lease)
+        .where(lease.annotator_id == me.id, pool.live(now, lease))
+        .order_by(lease.leased_at, lease.id)
         .limit(1)
     ).first()
 
 
-def _last_context(s: Session, me: Annotator) -> int | None:
+def _last_context(s: Session, me: Annotator, kind: Items) -> int | None:
+    lease = kind.lease
     return s.scalar(
-        select(Response.context_id)
-        .join(Assignment, Assignment.response_id == Response.id)
-        .where(Assignment.annotator_id == me.id)
-        .order_by(Assignment.leased_at.desc(), Assignment.id.desc())
+        select(kind.context)
+        .join(lease, kind.lease_key == kind.locked)
+        .where(lease.annotator_id == me.id)
+        .order_by(lease.leased_at.desc(), lease.id.desc())
         .limit(1)
     )
 
 
-def want_gold(rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings) -> bool:
+def want_gold(
+    rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings, kind: Items = SSA
+) -> bool:
     """Mix in a gold item now? At the project's rate, or, for a study's worker, so that the
     study's gold items per worker fall evenly over their quota."""
     if me.study_id is None:
         return settings.gold_rate > 0 and rng.random() < settings.gold_rate
     study = s.get(Study, me.study_id)
     assert study is not None
-    done = pool.labels_given(s, me.id)
+    done = pool.labels_given(s, me.id, kind)
+    answer = kind.answer
     gold_done = (
         s.scalar(
-            select(func.count(Label.id))
-            .join(GoldItem, GoldItem.response_id == Label.response_id)
-            .where(Label.annotator_id == me.id)
+            select(func.count(answer.id)).where(
+                answer.annotator_id == me.id, kind.answer_key.in_(kind.gold)
+            )
         )
         or 0
     )
@@ -104,17 +99,22 @@ def want_gold(rng: random.Random, s: Session, me: Annotator, settings: ProjectSe
 
 
 def claim(
-    rng: random.Random, s: Session, me: Annotator, settings: ProjectSettings, now: datetime
-) -> Assignment | None:
-    """Lease a new item: gold or pool as ``want_gold`` says, the other kind if none is left."""
-    avoid = _last_context(s, me)
-    gold_first = want_gold(rng, s, me, settings)
+    rng: random.Random,
+    s: Session,
+    me: Annotator,
+    settings: ProjectSettings,
+    now: datetime,
+    kind: Items = SSA,
+) -> Any:
+    """Lease a new item: gold or pool as ``want_gold`` says, the other if none is left."""
+    avoid = _last_context(s, me, kind)
+    gold_first = want_gold(rng, s, me, settings, kind)
     for gold in (gold_first, not gold_first):
         if gold:
-            items = pool.draw(rng, pool.open_gold(s, me), avoid)
-            lease = pool.take(s, me, items, settings, now, capped=False)
+            items = pool.draw(rng, pool.open_gold(s, me, kind=kind), avoid)
+            lease = pool.take(s, me, items, settings, now, capped=False, kind=kind)
         else:
-            lease = _claim_pool(rng, s, me, settings, now, avoid)
+            lease = _claim_pool(rng, s, me, settings, now, avoid, kind)
         if lease is not None:
             return lease
     return None
@@ -127,117 +127,126 @@ def _claim_pool(
     settings: ProjectSettings,
     now: datetime,
     avoid: int | None,
-) -> Assignment | None:
+    kind: Items,
+) -> Any:
     """A pool item: rows re-counted first if the rule changed, lapsed leases taken back,
     then candidates drawn until one is leased (stale rows met on the way get closed)."""
-    pool.sync(s, settings, now)
-    pool.reclaim(s, settings, now)
+    pool.sync(s, settings, now, kind)
+    pool.reclaim(s, settings, now, kind)
     for _ in range(ROUNDS):
-        found = pool.candidates(s, rng, me, avoid)
+        found = pool.candidates(s, rng, me, avoid, kind)
         if not found:
             return None
-        lease = pool.take(s, me, found, settings, now, rng=rng)
+        lease = pool.take(s, me, found, settings, now, rng=rng, kind=kind)
         if lease is not None:
             return lease
     return None
 
 
-def store_label(
-    s: Session,
-    me: Annotator,
-    response_id: int,
-    sensible: bool,
-    specific: bool,
-    seconds: float | None,
-    source: str,
+def store_answer(
+    s: Session, me: Annotator, row: Any, seconds: float | None, source: str, kind: Items = SSA
 ) -> bool:
-    """Store one answer on a leased item in this transaction; False when it is already there."""
+    """Store one answer (a kind's answer row, its item set) on a leased item in this
+    transaction; False when the rater's answer is already there."""
     settings = load_settings(s)
     ensure_may_label(me, settings)
-    pool.lock(s, [response_id])  # one change to the item at a time
-    mine = select(Label.id).where(Label.response_id == response_id, Label.annotator_id == me.id)
+    item_id = getattr(row, kind.answer_key.key)
+    pool.lock(s, [item_id], kind=kind)  # one change to the item at a time
+    mine = select(kind.answer.id).where(
+        kind.answer_key == item_id, kind.answer.annotator_id == me.id
+    )
     if s.scalar(mine) is not None:
         return False
-    lease = _usable_lease(s, me, response_id, settings)
+    lease = _usable_lease(s, me, item_id, settings, kind)
     if seconds is None:
         seconds = (_now() - lease.leased_at).total_seconds()
-    s.add(
-        Label(
-            response_id=response_id,
-            annotator_id=me.id,
-            sensible=bool(sensible),
-            specific=bool(sensible and specific),
-            seconds=round(seconds, 3),
-            source=source,
-        )
-    )
+    row.annotator_id, row.seconds, row.source = me.id, round(seconds, 3), source
+    s.add(row)
     lease.state = "done"
     s.flush()
-    if pool.gold_item(s, response_id) is not None:
-        if update_flag(s, me, settings):
-            pool.recount_rater(s, me.id, settings)
-    else:
-        pool.recount(s, settings, _now(), [response_id])
+    _after_change(s, me, item_id, settings, kind)
     return True
 
 
+def _is_gold(s: Session, item_id: int, kind: Items) -> bool:
+    return (
+        s.scalar(select(kind.locked).where(kind.locked == item_id, kind.locked.in_(kind.gold)))
+        is not None
+    )
+
+
+def _after_change(
+    s: Session, me: Annotator, item_id: int, settings: ProjectSettings, kind: Items
+) -> None:
+    """Re-count what an answer changed: the rater's items when a gold answer changed their
+    flag, else the item's pool row."""
+    if _is_gold(s, item_id, kind):
+        if update_flag(s, me, settings):
+            pool.recount_rater(s, me.id, settings)
+    else:
+        pool.recount(s, settings, _now(), [item_id], kind)
+
+
 def _usable_lease(
-    s: Session, me: Annotator, response_id: int, settings: ProjectSettings
-) -> Assignment:
+    s: Session, me: Annotator, item_id: int, settings: ProjectSettings, kind: Items
+) -> Any:
     """The annotator's lease on the item; a late answer still counts while a slot is free."""
-    lease = pool.lease_of(s, me.id, response_id)
+    lease = pool.lease_of(s, me.id, item_id, kind)
     if lease is None or lease.state == "skipped":
         raise UserError("this item was not given to you; reload the page")
     now = _now()
-    expired = lease.expires_at <= now and pool.gold_item(s, response_id) is None
-    if expired and pool.slots_used(s, response_id, now, but=me.id) >= settings.overlap:
+    expired = lease.expires_at <= now and not _is_gold(s, item_id, kind)
+    if expired and pool.slots_used(s, item_id, now, but=me.id, kind=kind) >= settings.overlap:
         raise UserError(
             "your time on this item ran out and it went to someone else; your answer was not stored"
         )
     return lease
 
 
-def undoable(s: Session, me: Annotator) -> tuple[Label, Assignment] | None:
+def undoable(s: Session, me: Annotator, kind: Items = SSA) -> tuple[Any, Any] | None:
     """The rater's last answer and its lease, while the lease lives and no code is issued."""
     if me.completion_code:
         return None
+    answer = kind.answer
     last = s.scalars(
-        select(Label).where(Label.annotator_id == me.id).order_by(Label.id.desc()).limit(1)
+        select(answer).where(answer.annotator_id == me.id).order_by(answer.id.desc()).limit(1)
     ).first()
-    lease = None if last is None else pool.lease_of(s, me.id, last.response_id)
+    item_id = None if last is None else getattr(last, kind.answer_key.key)
+    lease = None if last is None else pool.lease_of(s, me.id, item_id, kind)  # type: ignore[arg-type]
     if last is None or lease is None or lease.expires_at <= _now():
         return None
     return last, lease
 
 
-def undo_last(s: Session, me: Annotator) -> int | None:
+def undo_last(s: Session, me: Annotator, kind: Items = SSA) -> int | None:
     """Take back the rater's last answer while its lease lives; the item is theirs again (and
     shown first, being their oldest lease). Returns the item, or None when nothing can be
     undone."""
-    found = undoable(s, me)
+    found = undoable(s, me, kind)
     if found is None:
         return None
     last, lease = found
-    pool.lock(s, [last.response_id])
+    item_id = getattr(last, kind.answer_key.key)
+    pool.lock(s, [item_id], kind=kind)
     s.delete(last)
     lease.state = "leased"
     s.flush()
     settings = load_settings(s)
-    if pool.gold_item(s, last.response_id) is not None and update_flag(s, me, settings):
+    if _is_gold(s, item_id, kind) and update_flag(s, me, settings):
         pool.recount_rater(s, me.id, settings)
-    pool.recount(s, settings, _now(), [last.response_id])
-    return last.response_id
+    pool.recount(s, settings, _now(), [item_id], kind)
+    return item_id
 
 
-def skip_item(s: Session, me: Annotator, response_id: int, reason: str) -> None:
+def skip_item(s: Session, me: Annotator, item_id: int, reason: str, kind: Items = SSA) -> None:
     """Record that the rater could not judge the item, and why; it returns to the pool for
     others (its slot is freed) and this rater never meets it again."""
     if reason not in SKIP_REASONS:
         raise UserError(f"{reason!r}: use {', '.join(SKIP_REASONS)}", field="reason")
-    pool.lock(s, [response_id])
-    lease = pool.lease_of(s, me.id, response_id)
+    pool.lock(s, [item_id], kind=kind)
+    lease = pool.lease_of(s, me.id, item_id, kind)
     if lease is None or lease.state not in ("leased", "lapsed"):
         raise UserError("this item is not leased to you; reload the page")
     lease.state, lease.reason = "skipped", reason
     s.flush()
-    pool.recount(s, load_settings(s), _now(), [response_id])
+    pool.recount(s, load_settings(s), _now(), [item_id], kind)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from evaltool.annotation import assignment as asg
-from evaltool.annotation import pool, studies
+from evaltool.annotation import pool, studies, tasks
 from evaltool.annotation.accounts import authenticate
 from evaltool.annotation.gold import is_correct
 from evaltool.errors import UserError
@@ -40,7 +40,7 @@ class View:
     """One screen: an item to label (or to train on), feedback, the end, or a stop."""
 
     kind: str  # task | training | feedback | finished | stopped | empty
-    task: asg.Task | None = None
+    task: tasks.Task | tasks.PairTask | None = None
     done: int = 0
     quota: int | None = None
     training: tuple[int, int] | None = None  # (answered, of) in the qualification step
@@ -78,13 +78,47 @@ def answer(
     The same answer again (a double click, a second tab) stores nothing more: ``stored`` is
     False. ``source`` marks where it came from (``web``, or ``simulated`` for the demo)."""
 
+    def store(s: Session, me: Annotator) -> View | bool:
+        gold = pool.gold_item(s, response_id)
+        if gold is not None and gold.training:
+            return _train(s, me, gold, sensible, specific)
+        row = tasks.ssa_answer(response_id, sensible, specific)
+        return asg.store_answer(s, me, row, seconds, source)
+
+    return _answer(db, token, "ssa", store, rng)
+
+
+def choose(
+    db: str | Engine | None,
+    token: str | None,
+    pair_id: int,
+    side: str,
+    reason: str | None = None,
+    seconds: float | None = None,
+    rng: random.Random | None = None,
+    source: str = "web",
+) -> View:
+    """Store a pair answer (``left``, ``right`` or ``tie``, as shown, and an optional short
+    reason) and say what is next; the same answer again stores nothing more."""
+
+    def store(s: Session, me: Annotator) -> View | bool:
+        row = tasks.pair_answer(pair_id, side, reason)
+        return asg.store_answer(s, me, row, seconds, source, tasks.TASKS["pairs"].items)
+
+    return _answer(db, token, "pairs", store, rng)
+
+
+def _answer(db: str | Engine | None, token: str | None, kind: str, store: Any, rng: Any) -> View:
+    """Run ``store`` for a rater of this kind of task, then lease what is next."""
+
     def run() -> View:
         with session_scope(as_engine(db)) as s:
             me = authenticate(s, token)
-            gold = pool.gold_item(s, response_id)
-            if gold is not None and gold.training:
-                return _train(s, me, gold, sensible, specific)
-            stored = asg.store_label(s, me, response_id, sensible, specific, seconds, source)
+            if tasks.kind_for(s, me, load_settings(s)).name != kind:
+                raise UserError("this answer is for another kind of task; reload the page")
+            stored = store(s, me)
+            if isinstance(stored, View):
+                return stored
             nxt = _next(s, me, rng or asg._rng)
             return View(**{**nxt.__dict__, "stored": stored})
 
@@ -104,20 +138,21 @@ def undo(db: str | Engine | None, token: str | None) -> View:
                 raise UserError(
                     "your answers are complete and your code is issued: nothing to undo"
                 )
-            if asg.undo_last(s, me) is None:
+            kind = tasks.kind_for(s, me, load_settings(s)).items
+            if asg.undo_last(s, me, kind) is None:
                 raise UserError("nothing to undo: the last answer's time has run out")
             return _next(s, me, asg._rng)
 
     return retried(run)
 
 
-def skip(db: str | Engine | None, token: str | None, response_id: int, reason: str) -> View:
+def skip(db: str | Engine | None, token: str | None, item_id: int, reason: str) -> View:
     """Record that the item cannot be judged (and why) and show the next one."""
 
     def run() -> View:
         with session_scope(as_engine(db)) as s:
             me = authenticate(s, token)
-            asg.skip_item(s, me, response_id, reason)
+            asg.skip_item(s, me, item_id, reason, tasks.kind_for(s, me, load_settings(s)).items)
             return _next(s, me, asg._rng)
 
     return retried(run)
@@ -125,10 +160,12 @@ def skip(db: str | Engine | None, token: str | None, response_id: int, reason: s
 
 def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     settings = load_settings(s)
+    kind = tasks.kind_for(s, me, settings)
+    items = kind.items
     study = s.get(Study, me.study_id) if me.study_id is not None else None
-    done = pool.labels_given(s, me.id)
+    done = pool.labels_given(s, me.id, items)
     quota = study.items_per_worker if study else None
-    base = {"done": done, "quota": quota, "can_undo": asg.undoable(s, me) is not None}
+    base = {"done": done, "quota": quota, "can_undo": asg.undoable(s, me, items) is not None}
     code = studies.finish_if_done(s, me, done)
     if code is not None:
         assert study is not None
@@ -140,22 +177,22 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     if me.qualification == "failed":
         return View("stopped", message="failed qualification", **base)
     now = utcnow()
-    lease = asg.current_lease(s, me, now)
+    lease = asg.current_lease(s, me, now, items)
     if study is not None and me.qualification == "pending":
         trained = _trained(s, me)
         if lease is None:
-            items = pool.open_gold(s, me, training=True)
-            lease = pool.take(s, me, items, settings, now, capped=False)
+            found = pool.open_gold(s, me, training=True, kind=items)
+            lease = pool.take(s, me, found, settings, now, capped=False, kind=items)
         if lease is not None:
             step = (trained + 1, study.qualification)
-            return View("training", task=asg.to_task(s, lease), training=step, **base)
+            return View("training", task=kind.show(s, lease), training=step, **base)
         _judge(s, me, study)  # fewer training items than asked for: judge what there is
         if me.qualification == "failed":
             return View("stopped", message="failed qualification", **base)
-    lease = lease or asg.claim(rng, s, me, settings, now)
+    lease = lease or asg.claim(rng, s, me, settings, now, items)
     if lease is None:
         return View("empty", **base)
-    return View("task", task=asg.to_task(s, lease), **base)
+    return View("task", task=kind.show(s, lease), **base)
 
 
 def _trained(s: Session, me: Annotator) -> int:

@@ -25,9 +25,12 @@ from evaltool.storage.schema import (
     Context,
     GoldItem,
     Label,
+    PairItem,
+    PairLabel,
     PoolItem,
     Response,
     System,
+    chosen,
 )
 
 
@@ -119,7 +122,8 @@ def is_correct(sensible: Any, specific: Any, gold_sensible: Any, gold_specific: 
 
 
 def gold_accuracy(session: Session, annotator_id: int) -> tuple[int, int]:
-    """(gold items answered, answered correctly) by one annotator."""
+    """(gold items answered, answered correctly) by one annotator: SSA items and gold pairs
+    (right when the answer chose the known better system, or a tie where one is known)."""
     rows = session.execute(
         select(
             Label.sensible, Label.specific, GoldItem.expected_sensible, GoldItem.expected_specific
@@ -127,9 +131,14 @@ def gold_accuracy(session: Session, annotator_id: int) -> tuple[int, int]:
         .join(GoldItem, GoldItem.response_id == Label.response_id)
         .where(Label.annotator_id == annotator_id)
     ).all()
-    if not rows:
-        return 0, 0
-    return len(rows), int(np.sum(is_correct(*(list(col) for col in zip(*rows, strict=True)))))
+    right = int(np.sum(is_correct(*(list(col) for col in zip(*rows, strict=True))))) if rows else 0
+    pairs = session.execute(
+        select(PairLabel.side, PairItem.a_left, PairItem.expected)
+        .join(PairItem, PairItem.id == PairLabel.pair_id)
+        .where(PairLabel.annotator_id == annotator_id, PairItem.expected.is_not(None))
+    ).all()
+    right += sum(chosen(side, a_left) == expected for side, a_left, expected in pairs)
+    return len(rows) + len(pairs), right
 
 
 def update_flag(session: Session, annotator: Annotator, settings: ProjectSettings) -> bool:

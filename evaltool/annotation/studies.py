@@ -26,6 +26,7 @@ from evaltool.errors import UserError
 from evaltool.storage.chats import get_campaign
 from evaltool.storage.db import as_engine, created_once, session_scope
 from evaltool.storage.schema import (
+    TASK_KINDS,
     Annotator,
     Study,
     TrainingAnswer,
@@ -91,9 +92,11 @@ def create_study(
     pass_mark: float = 0.8,
     max_workers: int | None = None,
     chat: str | None = None,
+    task: str = "ssa",
 ) -> Study:
     """Register a study; its link is ``study_link``. With ``chat`` (a chat campaign) its
-    workers chat, ``items_per_worker`` chats each, instead of labelling."""
+    workers chat, ``items_per_worker`` chats each, instead of labelling; ``task`` pairs: its
+    workers answer pair items (no qualification step for pairs yet)."""
     name = check_name("study", name)
     checks = [
         ("platform", platform in PLATFORMS, f"use {', '.join(PLATFORMS)}"),
@@ -104,6 +107,9 @@ def create_study(
         ("max_workers", max_workers is None or max_workers >= 1, "must be 1 or more"),
         ("gold_per_worker", not chat or gold_per_worker == 0, "a chat study has no gold"),
         ("qualification", not chat or qualification == 0, "a chat study has no training"),
+        ("task", task in TASK_KINDS, f"use {', '.join(TASK_KINDS)}"),
+        ("task", not chat or task == "ssa", "a chat study's workers chat"),
+        ("qualification", task == "ssa" or qualification == 0, "pair studies have no training"),
     ]
     for field, ok, message in checks:
         if not ok:
@@ -121,6 +127,7 @@ def create_study(
             max_workers=max_workers,
             secret=secrets.token_hex(32),
             chat_campaign_id=get_campaign(s, chat).id if chat else None,
+            task=task,
         )
         s.add(study)
         s.flush()

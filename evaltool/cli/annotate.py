@@ -11,6 +11,7 @@ from importlib import resources
 import click
 
 from evaltool.cli.common import dataset_option, db_option, link_options
+from evaltool.storage.schema.base import TASK_KINDS
 
 
 @click.command()
@@ -104,6 +105,13 @@ def annotate(host: str, port: int, bot_timeout: float, db_url: str | None) -> No
     help="As --human-share, a number of contexts (the same for every system).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the human share.")
+@click.option(
+    "--task",
+    type=click.Choice(TASK_KINDS),
+    default=None,
+    help="What raters outside a study do: SSA labels, or pairwise answers (evaltool pairs "
+    "make) [ssa].",
+)
 @dataset_option
 @db_option
 def collection(
@@ -117,6 +125,7 @@ def collection(
     human_share: float | None,
     human_contexts: int | None,
     seed: int,
+    task: str | None,
     dataset: str | None,
     db_url: str | None,
 ) -> None:
@@ -126,6 +135,8 @@ def collection(
     Example: evaltool collection --overlap 3 --gold-rate 0.1 --adaptive
 
     Example: evaltool collection --human-share 0.1 --seed 7
+
+    Example: evaltool collection --task pairs --overlap 3
     """
     from evaltool.annotation.pool import recount_all
     from evaltool.storage import db
@@ -148,13 +159,14 @@ def collection(
             gold_min_items=gold_min_items,
             stop_flagged=stop_flagged,
             adaptive=adaptive,
+            task=task,
         )
         recount_all(s, new)
     click.echo(
         f"overlap k={new.overlap}, lease {new.lease_minutes:g} min, gold rate "
         f"{new.gold_rate:g}, flag below {new.gold_threshold:g} after {new.gold_min_items} "
         f"gold items, flagged annotators {'stopped' if new.stop_flagged else 'kept'}, "
-        f"{'adaptive' if new.adaptive else 'fixed'} overlap"
+        f"{'adaptive' if new.adaptive else 'fixed'} overlap, task {new.task}"
     )
     if sharing is not None:
         got = sharing.draw(engine, dataset, human_share, human_contexts, seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from evaltool.cli.common import db_option, link_options
-from evaltool.storage.schema import PLATFORMS
+from evaltool.storage.schema import PLATFORMS, TASK_KINDS
 
 
 @click.group()
@@ -38,6 +38,13 @@ def study() -> None:
     metavar="CAMPAIGN",
     help="Workers chat with a chat campaign's bots (--items-per-worker chats each) instead.",
 )
+@click.option(
+    "--task",
+    type=click.Choice(TASK_KINDS),
+    default="ssa",
+    show_default=True,
+    help="What workers do: SSA labels, or pairwise answers on pair items (evaltool pairs make).",
+)
 @link_options
 @db_option
 def study_create(
@@ -49,6 +56,7 @@ def study_create(
     pass_mark: float,
     max_workers: int | None,
     chat: str | None,
+    task: str,
     host: str,
     port: int,
     db_url: str | None,
@@ -67,6 +75,7 @@ def study_create(
         pass_mark,
         max_workers,
         chat,
+        task,
     )
     click.echo(study_link(created, host, port))
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evaltool.errors import UserError
-from evaltool.storage.schema import Setting
+from evaltool.storage.schema import TASK_KINDS, Setting
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ProjectSettings:
     gold_threshold: float = 0.7
     stop_flagged: bool = False
     adaptive: bool = False
+    task: str = "ssa"  # what raters outside a study do (``TASK_KINDS``)
 
     def validate(self) -> ProjectSettings:
         """Raise a user error for values that make no sense; return self."""
@@ -40,6 +41,8 @@ class ProjectSettings:
             raise UserError("must be between 0 and 1", field="gold_threshold")
         if self.gold_min_items < 1:
             raise UserError("must be 1 or more", field="gold_min_items")
+        if self.task not in TASK_KINDS:
+            raise UserError(f"{self.task!r}: use {', '.join(TASK_KINDS)}", field="task")
         return self
 
 
@@ -67,10 +70,12 @@ def save_settings(session: Session, **changes: Any) -> ProjectSettings:
 # The settings row that records the rule (overlap, adaptive) the labelling pool last counted
 # its items under; without it, or when the rule changed, the next claim re-counts every item.
 POOL_RULE = "pool_rule"
+PAIR_POOL_RULE = "pair_pool_rule"  # the same for pair items
 
 
 def recount_pool_later(session: Session) -> None:
     """Make the next claim re-count every item of the pool (after a bulk change to labels)."""
-    row = session.get(Setting, POOL_RULE)
-    if row is not None:
-        session.delete(row)
+    for key in (POOL_RULE, PAIR_POOL_RULE):
+        row = session.get(Setting, key)
+        if row is not None:
+            session.delete(row)

@@ -14,6 +14,7 @@ from evaltool.storage.schema.base import (
     QUALIFICATION,
     ROLES,
     SYSTEM_KINDS,
+    TASK_KINDS,
     Base,
     check_name,
     draw_key,
@@ -51,6 +52,14 @@ from evaltool.storage.schema.judge import (
     Judge,
     JudgeLabel,
 )
+from evaltool.storage.schema.pairs import (
+    PAIR_DESIGNS,
+    SIDES,
+    PairAssignment,
+    PairItem,
+    PairLabel,
+    chosen,
+)
 
 __all__ = [
     "CHAT_STATES",
@@ -58,12 +67,15 @@ __all__ = [
     "JUDGE_KINDS",
     "LEASE_STATES",
     "NAME_LENGTH",
+    "PAIR_DESIGNS",
     "PLATFORMS",
     "QUALIFICATION",
     "REPLY_FLAGS",
     "ROLES",
+    "SIDES",
     "SPEAKERS",
     "SYSTEM_KINDS",
+    "TASK_KINDS",
     "TURN_STATES",
     "Annotator",
     "Assignment",
@@ -80,6 +92,9 @@ __all__ = [
     "Judge",
     "JudgeLabel",
     "Label",
+    "PairAssignment",
+    "PairItem",
+    "PairLabel",
     "Perplexity",
     "PoolItem",
     "Response",
@@ -88,6 +103,7 @@ __all__ = [
     "System",
     "TrainingAnswer",
     "check_name",
+    "chosen",
     "draw_key",
     "utcnow",
 ]

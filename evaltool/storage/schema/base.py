@@ -22,6 +22,8 @@ DRAW_KEYS = 2**31 - 1
 # Longest name or id (datasets, contexts, systems, annotators) every database stores whole.
 NAME_LENGTH = 200
 ROLES = ("annotator", "admin")
+# The kinds of task the labelling pool serves (``annotation.tasks`` has one entry for each).
+TASK_KINDS = ("ssa", "pairs")
 
 
 def check_name(what: str, value: str, field: str | None = None) -> str:

@@ -132,6 +132,8 @@ class Study(Base):
     open: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The kind of task its workers do (``TASK_KINDS``): SSA labels or pairwise answers.
+    task: Mapped[str] = mapped_column(String(20), default="ssa", server_default="ssa")
     # A study of a chat campaign: workers chat (``items_per_worker`` chats each), not label.
     chat_campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_campaigns.id", ondelete="CASCADE"), nullable=True
