@@ -49,12 +49,26 @@ class Labeler {
     this.trigger(name, value);
   }
 
+  isPair() {
+    return Boolean(this.data && this.data.item && this.data.item.kind === "pairs");
+  }
+
   ready() {
+    if (this.isPair()) return this.answers.side !== undefined;
     return this.answers.sensible === false || (this.answers.sensible === true && this.answers.specific !== undefined);
   }
 
   submit() {
     if (!this.ready() || !this.data.item || this.busy) return;
+    if (this.isPair()) {
+      this.send("answer", {
+        id: this.data.item.id,
+        side: this.answers.side,
+        reason: this.task.reason.value.trim().slice(0, 500),
+        seconds: (performance.now() - this.shown) / 1000,
+      });
+      return;
+    }
     this.send("answer", {
       id: this.data.item.id,
       sensible: this.answers.sensible,
@@ -73,8 +87,20 @@ class Labeler {
     if (!next.disabled) next.focus();
   }
 
+  pickSide(value) {
+    if (this.busy) return;
+    this.answers.side = value;
+    this.syncAnswers();
+    if (!this.task.submit.disabled) this.task.submit.focus();
+  }
+
   syncAnswers() {
     const task = this.task;
+    if (task.pair) {
+      syncPair(this, task);
+      task.submit.disabled = this.busy || !this.ready();
+      return;
+    }
     for (const name of ["sensible", "specific"]) {
       for (const value of [true, false]) {
         const b = task[name].choices[value];
@@ -113,24 +139,31 @@ class Labeler {
 
   buildTask() {
     const t = this.data.t;
-    const task = { progress: this.progress() };
+    const task = { progress: this.progress(), pair: this.isPair() };
     task.chat = el("section", { className: "chat", "aria-label": t.context });
-    const resp = el("section", { className: "response", "aria-label": t.response });
-    resp.appendChild(el("span", { className: "who" }, t.speaker_b));
-    task.response = el("p", { className: "text" });
-    resp.appendChild(task.response);
-    const qs = el("div", { className: "questions" });
-    const pick = (name, value) => this.pick(name, value);
-    task.sensible = question(t, "sensible", t.sensible_q, t.sensible_help, ["1", "2"], pick);
-    task.specific = question(t, "specific", t.specific_q, t.specific_help, ["3", "4"], pick);
-    qs.append(task.sensible.group, task.specific.group);
+    let parts, keyText;
+    if (task.pair) {
+      ({ parts, keys: keyText } = buildPair(this, task));
+    } else {
+      const resp = el("section", { className: "response", "aria-label": t.response });
+      resp.appendChild(el("span", { className: "who" }, t.speaker_b));
+      task.response = el("p", { className: "text" });
+      resp.appendChild(task.response);
+      const qs = el("div", { className: "questions" });
+      const pick = (name, value) => this.pick(name, value);
+      task.sensible = question(t, "sensible", t.sensible_q, t.sensible_help, ["1", "2"], pick);
+      task.specific = question(t, "specific", t.specific_q, t.specific_help, ["3", "4"], pick);
+      qs.append(task.sensible.group, task.specific.group);
+      parts = [resp, qs];
+      keyText = t.keys;
+    }
     const actions = el("div", { className: "actions" });
     task.submit = button(t.submit, "Enter", { className: "submit", "aria-keyshortcuts": "Enter" }, () => this.submit());
     task.undo = button(t.undo, "U", { className: "secondary", "aria-keyshortcuts": "U", "data-action": "undo" }, () => this.send("undo", true));
     task.skip = el("div", { className: "skip" });
     actions.append(task.submit, task.undo, task.skip);
-    const keys = el("p", { className: "keys" }, t.keys);
-    this.root.replaceChildren(task.progress.bar, task.chat, resp, qs, actions, keys);
+    const keys = el("p", { className: "keys" }, keyText);
+    this.root.replaceChildren(task.progress.bar, task.chat, ...parts, actions, keys);
     this.task = task;
   }
 
@@ -145,9 +178,13 @@ class Labeler {
       row.append(el("span", { className: "who" }, person ? t.speaker_a : t.speaker_b), el("p", { className: "text" }, turn));
       return row;
     }));
+    task.chat.hidden = n === 0; // two whole conversations have no shared context
     task.chat.scrollTop = task.chat.scrollHeight; // a long chat: its last turns in view
-    task.response.textContent = item.response;
-    task.response.dataset.responseId = String(item.id);
+    if (task.pair) fillPair(this, task);
+    else {
+      task.response.textContent = item.response;
+      task.response.dataset.responseId = String(item.id);
+    }
     task.undo.hidden = !this.data.can_undo;
     task.skip.hidden = this.data.view !== "task";
     this.skipping = false;
@@ -202,7 +239,8 @@ class Labeler {
     const old = this.data;
     this.data = data;
     const isTask = data.view === "task" || data.view === "training";
-    const layout = `${isTask ? "task" : data.view}|${data.lang}|${data.is_admin}`;
+    const shape = isTask && data.item ? `task-${data.item.kind}-${Boolean(data.item.conversation)}` : data.view;
+    const layout = `${shape}|${data.lang}|${data.is_admin}`;
     const sameItem = old && isTask && old.view === data.view && old.item && data.item && old.item.id === data.item.id;
     if (reply || !sameItem) { this.answers = {}; this.shown = performance.now(); }
     this.busy = false;
@@ -233,7 +271,8 @@ class Labeler {
     const view = this.data.view;
     if (view === "feedback" && e.key === "Enter") { e.preventDefault(); this.send("nav", "next"); return; }
     if (view !== "task" && view !== "training") return;
-    if (KEYS[e.key]) { e.preventDefault(); this.pick(...KEYS[e.key]); }
+    if (this.isPair() && PAIR_KEYS[e.code]) { e.preventDefault(); this.pickSide(PAIR_KEYS[e.code]); }
+    else if (!this.isPair() && KEYS[e.key]) { e.preventDefault(); this.pick(...KEYS[e.key]); }
     else if (e.key === "Enter" && !(target && target.tagName === "BUTTON" && target !== this.task.submit)) { e.preventDefault(); this.submit(); }
     else if ((e.key === "u" || e.key === "U") && this.data.can_undo) { e.preventDefault(); this.send("undo", true); }
   }

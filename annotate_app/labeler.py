@@ -12,12 +12,13 @@ from typing import Any
 import streamlit as st
 
 from annotate_app.assets import component_files
-from annotate_app.texts import TEXTS
+from annotate_app.texts import PAIR, TEXTS
 from evaltool.annotation import flow
 from evaltool.annotation.flow import SKIP_REASONS
+from evaltool.annotation.tasks import PairTask
 from evaltool.errors import UserError
 
-LABELER = st.components.v2.component("evaltool_labeler", **component_files("labeler"))
+LABELER = st.components.v2.component("evaltool_labeler", **component_files("labeler", "pairs"))
 KEY = "labeler"
 # The words the component draws; only these travel with each reply.
 WORDS = [
@@ -61,13 +62,7 @@ TITLES = {
 def payload(view: flow.View, lang: str, is_admin: bool = False) -> dict[str, Any]:
     """What the component draws: the view, with the page's words in the chosen language."""
     t = TEXTS[lang]
-    item = None
-    if view.task is not None:
-        item = {
-            "id": view.task.response_id,
-            "turns": view.task.turns,
-            "response": view.task.response,
-        }
+    item = None if view.task is None else _item(view, lang)
     title, body = TITLES.get(view.kind, ("", ""))
     message = t.get(f"stopped_{(view.message or '').replace(' ', '_')}", t.get(body, ""))
     return {
@@ -85,8 +80,27 @@ def payload(view: flow.View, lang: str, is_admin: bool = False) -> dict[str, Any
         "reasons": [[r, t[f"reason_{r.replace(' ', '_')}"]] for r in SKIP_REASONS],
         "lang": lang,
         "is_admin": is_admin,
-        "t": {k: t[k] for k in WORDS},
+        "t": {**{k: t[k] for k in WORDS}, **PAIR[lang]},
     }
+
+
+def _item(view: flow.View, lang: str) -> dict[str, Any]:
+    """The leased item as the component draws it: an SSA response, or a pair's two sides
+    with the question (the project's own, else the default for replies or for chats)."""
+    task = view.task
+    if isinstance(task, PairTask):
+        default = PAIR[lang]["pair_q_chats" if task.conversation else "pair_q"]
+        return {
+            "kind": "pairs",
+            "id": task.item_id,
+            "turns": task.turns,
+            "left": task.left,
+            "right": task.right,
+            "conversation": task.conversation,
+            "question": view.extra.get("question") or default,
+        }
+    assert task is not None
+    return {"kind": "ssa", "id": task.response_id, "turns": task.turns, "response": task.response}
 
 
 def _act(token: str, rng: Any) -> None:
@@ -94,7 +108,18 @@ def _act(token: str, rng: Any) -> None:
     state = st.session_state
     sent = state[KEY]
     try:
-        if sent.get("answer"):
+        if sent.get("answer") and sent["answer"].get("side"):
+            a = sent["answer"]
+            state.view = flow.choose(
+                None,
+                token,
+                int(a["id"]),
+                str(a["side"]),
+                str(a.get("reason") or "") or None,
+                float(a.get("seconds") or 0) or None,
+                rng,
+            )
+        elif sent.get("answer"):
             a = sent["answer"]
             state.view = flow.answer(
                 None,

@@ -112,6 +112,37 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+# The words of a pairwise task (ACUTE-Eval, Chatbot Arena), drawn beside the SSA ones.
+PAIR: dict[str, dict[str, str]] = {
+    "ru": {
+        "pair_q": "Какой ответ осмысленнее и конкретнее в этом диалоге?",
+        "pair_q_chats": "С каким собеседником вы бы предпочли поговорить подольше?",
+        "pair_left": "Ответ A",
+        "pair_right": "Ответ B",
+        "pair_left_chat": "Разговор A",
+        "pair_right_chat": "Разговор B",
+        "pair_a": "Лучше A",
+        "pair_b": "Лучше B",
+        "pair_tie": "Одинаково",
+        "pair_reason": "Почему? (необязательно, коротко)",
+        "pair_keys": "Клавиши: A или 1 — лучше A, B или 2 — лучше B, T или 3 — одинаково; "
+        "Enter — отправить.",
+    },
+    "en": {
+        "pair_q": "Which reply is more sensible and specific in this conversation?",
+        "pair_q_chats": "Who would you rather talk to for a long conversation?",
+        "pair_left": "Reply A",
+        "pair_right": "Reply B",
+        "pair_left_chat": "Conversation A",
+        "pair_right_chat": "Conversation B",
+        "pair_a": "A is better",
+        "pair_b": "B is better",
+        "pair_tie": "Tie",
+        "pair_reason": "Why? (optional, short)",
+        "pair_keys": "Keys: A or 1 for A, B or 2 for B, T or 3 for a tie; Enter submits.",
+    },
+}
+
 INSTRUCTIONS = {
     "ru": """
 Вы увидите начало диалога и ответ бота на последнюю реплику. Ответьте на два вопроса.

@@ -79,6 +79,7 @@ def test_login_instructions_then_the_task(page_db: str) -> None:
 def test_payload_is_plain_text_blinded_and_one_item(page_db: str) -> None:
     """What the component gets: the item's texts as strings, no system, only its own words."""
     from annotate_app import labeler
+    from annotate_app.texts import PAIR
     from evaltool.annotation import flow
 
     engine = db.make_engine(page_db)
@@ -87,7 +88,7 @@ def test_payload_is_plain_text_blinded_and_one_item(page_db: str) -> None:
     for _ in range(3):
         view = flow.view(engine, token)
         data = labeler.payload(view, "ru")
-        assert data["view"] == "task" and set(data["t"]) == set(labeler.WORDS)
+        assert data["view"] == "task" and set(data["t"]) == set(labeler.WORDS) | set(PAIR["ru"])
         assert "secret-model-name" not in json.dumps(data, ensure_ascii=False)
         seen.add(data["item"]["response"])
         flow.answer(engine, token, data["item"]["id"], False, False, 1.0)

@@ -192,7 +192,8 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     lease = lease or asg.claim(rng, s, me, settings, now, items)
     if lease is None:
         return View("empty", **base)
-    return View("task", task=kind.show(s, lease), **base)
+    extra = {"question": settings.pair_question} if kind.name == "pairs" else {}
+    return View("task", task=kind.show(s, lease), extra=extra, **base)
 
 
 def _trained(s: Session, me: Annotator) -> int:

@@ -112,6 +112,13 @@ def annotate(host: str, port: int, bot_timeout: float, db_url: str | None) -> No
     help="What raters outside a study do: SSA labels, or pairwise answers (evaltool pairs "
     "make) [ssa].",
 )
+@click.option(
+    "--pair-question",
+    default=None,
+    metavar="TEXT",
+    help="The pairwise page's question, in place of its default (Russian or English by the "
+    "page's language).",
+)
 @dataset_option
 @db_option
 def collection(
@@ -126,6 +133,7 @@ def collection(
     human_contexts: int | None,
     seed: int,
     task: str | None,
+    pair_question: str | None,
     dataset: str | None,
     db_url: str | None,
 ) -> None:
@@ -160,6 +168,7 @@ def collection(
             stop_flagged=stop_flagged,
             adaptive=adaptive,
             task=task,
+            pair_question=pair_question,
         )
         recount_all(s, new)
     click.echo(

@@ -28,6 +28,7 @@ class ProjectSettings:
     stop_flagged: bool = False
     adaptive: bool = False
     task: str = "ssa"  # what raters outside a study do (``TASK_KINDS``)
+    pair_question: str | None = None  # the pairwise page's question, instead of its default
 
     def validate(self) -> ProjectSettings:
         """Raise a user error for values that make no sense; return self."""
