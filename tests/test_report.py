@@ -85,6 +85,8 @@ def test_labels_import_then_report_writes_four_files(run_cli, project: Path) -> 
         "aggregate": "majority",
         "compare": None,
         "judge": None,
+        "anchor": None,
+        "pairs_only": False,
         "adaptive": False,
     }
     medium, small = rep["systems"]

@@ -49,6 +49,7 @@ STEPS = {
     "list-annotators": "evaltool annotators list",
     "create-study": "evaltool study create NAME --platform ...",
     "list-chats": "evaltool chat list",
+    "make-pairs": "evaltool pairs make SYSTEM SYSTEM ...",
 }
 
 

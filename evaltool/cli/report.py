@@ -71,6 +71,17 @@ from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
     help="Add the judge-assisted table: this judge's labels on every item with people's on "
     "the human share (evaltool collection --human-share), prediction-powered intervals.",
 )
+@click.option(
+    "--anchor",
+    default=None,
+    metavar="SYSTEM",
+    help="The system whose side-by-side strength is 0 (default: the first by name).",
+)
+@click.option(
+    "--pairs-only",
+    is_flag=True,
+    help="Only the side-by-side section (pair answers): no SSA table.",
+)
 @db_option
 def report(
     dataset: str | None,
@@ -84,11 +95,15 @@ def report(
     min_labels: int | None,
     chat: str | None,
     judge: str | None,
+    anchor: str | None,
+    pairs_only: bool,
     db_url: str | None,
 ) -> None:
     """Write the SSA table with intervals, comparisons and agreement (md, json, png, csv).
 
     Example: evaltool report --compare ruDialoGPT-medium ruDialoGPT-small
+
+    Example: evaltool report --pairs-only --anchor ruDialoGPT-small
     """
     from pathlib import Path
 
@@ -105,6 +120,8 @@ def report(
         aggregate,
         tuple(compare) if compare else None,
         judge,
+        anchor,
+        pairs_only,
     )
     if chat is not None:
         return _interactive(db.connect(db_url), chat, dataset, settings, out)
@@ -112,7 +129,12 @@ def report(
     folder = Path(out) if out else Path("reports") / data["dataset"]
     for path in write_report(data, items, folder):
         click.echo(str(path))
-    for s in data["systems"]:
+    for s in (data.get("pairwise") or {}).get("systems", []):
+        click.echo(
+            f"  {s['name']}: side-by-side strength {s['strength']:+.3f} "
+            f"({s['ci_low']:+.3f} to {s['ci_high']:+.3f}), rank {s['rank_low']}-{s['rank_high']}"
+        )
+    for s in data.get("systems", []):
         ssa = s["ssa"]
         value = "no items with enough labels" if ssa is None else f"SSA {ssa['estimate']:.3f}"
         click.echo(f"  {s['name']}: {value} ({s['items']} items, {s['labels']} labels)")

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from evaltool import __version__
 from evaltool.catalog import REFERENCE_PAIR
 from evaltool.errors import UserError
-from evaltool.reporting import agreement, ratermodels, stats, tables, votes
+from evaltool.reporting import agreement, ratermodels, sidebyside, stats, tables, votes
 from evaltool.reporting.choices import AGGREGATORS, INTERVAL_METHODS
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
-from evaltool.storage.labels import ITEM_COUNTS, item_counts, label_frame
+from evaltool.storage.labels import ITEM_COUNTS, item_counts, label_frame, pair_label_frame
 from evaltool.storage.project import load_settings
 from evaltool.storage.schema import Context, Response, System
 from evaltool.storage.status import skips
@@ -43,6 +43,8 @@ class ReportSettings:
     aggregate: str = "majority"
     compare: tuple[str, str] | None = None
     judge: str | None = None  # a judge's name: the judge-assisted section beside the table
+    anchor: str | None = None  # the side-by-side strengths' zero (default: first by name)
+    pairs_only: bool = False  # the side-by-side section alone
 
     def validate(self) -> ReportSettings:
         """Raise a user error for settings that give no meaningful interval."""
@@ -72,6 +74,7 @@ class Loaded:
     overlap: int
     adaptive: bool
     skips: dict[str, Any]
+    pairs: pd.DataFrame
 
 
 def load(engine: Engine, dataset: str | None) -> Loaded:
@@ -83,7 +86,8 @@ def load(engine: Engine, dataset: str | None) -> Loaded:
         labels = label_frame(s, ds.id)
         skipped = skips(s, ds.id)
         systems = _systems(s, ds.id)
-    return Loaded(ds.name, labels, systems, project.overlap, project.adaptive, skipped)
+        pairs = pair_label_frame(s, ds.id)
+    return Loaded(ds.name, labels, systems, project.overlap, project.adaptive, skipped, pairs)
 
 
 def _systems(s: Session, dataset_id: int) -> pd.DataFrame:
@@ -229,6 +233,8 @@ def build_report(
     """Compute every number of the report; returns (report dict, items frame)."""
     settings = settings.validate()
     got = load(engine, dataset)
+    if settings.pairs_only:
+        return sidebyside.pairs_only(got.dataset, got.pairs, settings), pd.DataFrame()
     labels, systems, overlap = got.labels, got.systems, got.overlap
     min_labels = settings.min_labels or overlap
     flagged = labels[labels["flagged"]]
@@ -280,6 +286,9 @@ def build_report(
         report["notes"].append("no labels yet: label items on the annotation page or import them")
     items_out = majority.assign(included=complete | early).merge(
         systems[["system_id", "name"]], on="system_id"
+    )
+    report["pairwise"] = sidebyside.section(
+        got.pairs, settings.anchor, settings.resamples, settings.seed, settings.confidence
     )
     if settings.judge:
         from evaltool.reporting import judged

@@ -89,18 +89,20 @@ def _comparison_sentence(c: dict[str, Any], confidence: float, holm: bool) -> st
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown: table, comparisons, agreement, exclusions, settings."""
+    """The report as Markdown: table, comparisons, agreement, the side-by-side section,
+    exclusions, settings (with ``pairs_only``: the side-by-side section alone)."""
+    confidence = report["settings"]["confidence"]
+    if report["settings"].get("pairs_only"):
+        from evaltool.reporting import sidebyside
+
+        out = [f"# Side-by-side report: {report['dataset']}", ""]
+        out += _simulated(report) + sidebyside.markdown(report["pairwise"], confidence)
+        out += ["", f"evaltool {report['evaltool_version']}, {report['generated_at']}."]
+        return "\n".join(out) + "\n"
     out = [f"# SSA report: {report['dataset']}", ""]
-    if report["simulated"]:
-        out += [
-            "> **SIMULATED LABELS.** These labels come from simulated annotators "
-            "(`evaltool demo --simulate-labels`), not people. The numbers show what the "
-            "report looks like; they say nothing about the systems.",
-            "",
-        ]
+    out += _simulated(report)
     out += _markdown_tables(report)
     out += ["", "## Comparisons", ""]
-    confidence = report["settings"]["confidence"]
     holm = len(report["comparisons"]) > 1
     comps = [_comparison_sentence(c, confidence, holm) for c in report["comparisons"]]
     if holm:
@@ -115,9 +117,24 @@ def markdown(report: dict[str, Any]) -> str:
         from evaltool.reporting import judged
 
         out += judged.markdown(report["judged"], confidence)
+    if report.get("pairwise"):
+        from evaltool.reporting import sidebyside
+
+        out += ["", *sidebyside.markdown(report["pairwise"], confidence)]
     out += _exclusions(report)
     out += ["", f"evaltool {report['evaltool_version']}, {report['generated_at']}."]
     return "\n".join(out) + "\n"
+
+
+def _simulated(report: dict[str, Any]) -> list[str]:
+    if not report["simulated"]:
+        return []
+    return [
+        "> **SIMULATED LABELS.** These labels come from simulated annotators "
+        "(`evaltool demo --simulate-labels`), not people. The numbers show what the "
+        "report looks like; they say nothing about the systems.",
+        "",
+    ]
 
 
 def _markdown_tables(report: dict[str, Any]) -> list[str]:
@@ -284,20 +301,26 @@ def bars(entries: list[dict[str, Any]], title: str, path: Path) -> None:
 
 
 def write_report(report: dict[str, Any], items: pd.DataFrame, out: Path) -> list[Path]:
-    """report.md, report.json, ssa.png and items.csv, written into ``out`` at once."""
-    cols = ["context", "name", "labels", "n_sensible", "n_specific", "sensible", "specific"]
-    frame = items[[*cols, "included"]].rename(columns={"context": "context_id", "name": "system"})
-    return write_files(
-        out,
-        {
-            "report.md": lambda p: p.write_text(markdown(report), encoding="utf-8"),
-            "report.json": lambda p: write_json(report, p),
-            "ssa.png": lambda p: plot(report, p),
-            "items.csv": lambda p: frame.sort_values(["system", "context_id"]).to_csv(
-                p, index=False
-            ),
-        },
-    )
+    """report.md, report.json, ssa.png and items.csv (with pair answers, pairwise.png too;
+    with ``pairs_only``, not the SSA files), written into ``out`` at once."""
+    writers: dict[str, Callable[[Path], Any]] = {
+        "report.md": lambda p: p.write_text(markdown(report), encoding="utf-8"),
+        "report.json": lambda p: write_json(report, p),
+    }
+    if not report["settings"].get("pairs_only"):
+        cols = ["context", "name", "labels", "n_sensible", "n_specific", "sensible", "specific"]
+        frame = items[[*cols, "included"]].rename(
+            columns={"context": "context_id", "name": "system"}
+        )
+        writers["ssa.png"] = lambda p: plot(report, p)
+        writers["items.csv"] = lambda p: frame.sort_values(["system", "context_id"]).to_csv(
+            p, index=False
+        )
+    if report.get("pairwise"):
+        from evaltool.reporting import sidebyside
+
+        writers["pairwise.png"] = lambda p: sidebyside.matrix_plot(report["pairwise"], p)
+    return write_files(out, writers)
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:

@@ -9,9 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sqlalchemy import Integer, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from evaltool.storage.schema import Annotator, Context, GoldItem, Label, Response, System
+from evaltool.storage.schema import (
+    Annotator,
+    Context,
+    GoldItem,
+    Label,
+    PairItem,
+    PairLabel,
+    Response,
+    System,
+)
 
 COLUMNS = [
     "label_id",
@@ -105,3 +114,67 @@ def item_counts(session: Session, dataset_id: int | None = None) -> pd.DataFrame
             for name, values in zip(ITEM_COUNTS, columns, strict=True)
         }
     )
+
+
+PAIR_COLUMNS = [
+    "label_id",
+    "pair_id",
+    "annotator_id",
+    "annotator",
+    "flagged",
+    "side",
+    "reason",
+    "seconds",
+    "source",
+    "created_at",
+    "context_id",
+    "context",
+    "system_a",
+    "system_b",
+    "model_a",
+    "model_b",
+    "a_left",
+    "expected",
+    "design",
+]
+
+
+def pair_label_frame(session: Session, dataset_id: int | None = None) -> pd.DataFrame:
+    """Every pair answer (of one dataset, or all) with its item's systems, side shown and
+    context, in the order they were given."""
+    system_a, system_b = aliased(System), aliased(System)
+    query = (
+        select(
+            PairLabel.id,
+            PairLabel.pair_id,
+            PairLabel.annotator_id,
+            Annotator.name,
+            Annotator.flagged,
+            PairLabel.side,
+            PairLabel.reason,
+            PairLabel.seconds,
+            PairLabel.source,
+            PairLabel.created_at,
+            PairItem.context_id,
+            Context.external_id,
+            PairItem.system_a,
+            PairItem.system_b,
+            system_a.name,
+            system_b.name,
+            PairItem.a_left,
+            PairItem.expected,
+            PairItem.design,
+        )
+        .join(PairItem, PairItem.id == PairLabel.pair_id)
+        .join(Annotator, Annotator.id == PairLabel.annotator_id)
+        .join(system_a, system_a.id == PairItem.system_a)
+        .join(system_b, system_b.id == PairItem.system_b)
+        .outerjoin(Context, Context.id == PairItem.context_id)
+        .order_by(PairLabel.id)
+    )
+    if dataset_id is not None:
+        query = query.where(PairItem.dataset_id == dataset_id)
+    frame = pd.DataFrame([tuple(r) for r in session.execute(query)], columns=PAIR_COLUMNS)
+    for col in ("flagged", "a_left"):
+        frame[col] = frame[col].astype(bool)
+    return frame
