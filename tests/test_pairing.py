@@ -179,3 +179,36 @@ def _flagged(engine) -> bool:  # type: ignore[no-untyped-def]
 
     with db.session_scope(engine) as s:
         return bool(s.scalar(select(Annotator.flagged).where(Annotator.name == "a")))
+
+
+def test_export_pairs_in_arena_fields(run_cli, sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import pandas as pd
+
+    engine = db.make_engine(sqlite_url)
+    pair_campaign(engine, contexts=2, systems=2, overlap=1)
+    token = add_annotator(engine, "vera")
+    first = flow.view(engine, token).task
+    flow.choose(engine, token, first.item_id, "left", reason="короче")
+    out = tmp_path / "pairs.jsonl"
+    got = run_cli("export", "pairs", "--format", "jsonl", "--out", str(out), "--db", sqlite_url)
+    assert got.exit_code == 0, got.output
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    with db.session_scope(engine) as s:
+        item = s.get(PairItem, first.item_id)
+        a = s.get(Response, item.response_a).text
+    shown_left = first.left[0]
+    assert row["winner"] == ("model_a" if shown_left == a else "model_b")
+    assert row["model_a_side"] == ("left" if item.a_left else "right")
+    assert (row["model_a"], row["model_b"], row["judge"]) == ("sys0", "sys1", "vera")
+    assert row["response_a"] == a and row["context"] == [
+        "привет",
+        f"реплика {row['context_id'][1:]}",
+    ]
+    assert row["reason"] == "короче"
+    csv_out, parquet = tmp_path / "p.csv", tmp_path / "p.parquet"
+    run_cli("export", "pairs", "--out", str(csv_out), "--db", sqlite_url)
+    assert json.loads(pd.read_csv(csv_out)["context"][0]) == row["context"]
+    run_cli("export", "pairs", "--format", "parquet", "--out", str(parquet), "--db", sqlite_url)
+    assert list(pd.read_parquet(parquet)["context"][0]) == row["context"]

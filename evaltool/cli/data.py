@@ -79,7 +79,9 @@ def labels_import(file: str, dataset: str | None, db_url: str | None) -> None:
 
 
 @click.command()
-@click.argument("what", type=click.Choice(["labels", "responses", "items", "conversations"]))
+@click.argument(
+    "what", type=click.Choice(["labels", "responses", "items", "conversations", "pairs"])
+)
 @click.option(
     "--format",
     "fmt",
@@ -92,10 +94,13 @@ def labels_import(file: str, dataset: str | None, db_url: str | None) -> None:
 @dataset_option
 @db_option
 def export(what: str, fmt: str, out: str | None, dataset: str | None, db_url: str | None) -> None:
-    """Export labels, responses, aggregated items, or a chat campaign's conversations (JSONL,
-    one conversation a line, with --dataset CAMPAIGN).
+    """Export labels, responses, aggregated items, pair answers (Chatbot Arena's fields:
+    model_a, model_b, winner, judge, the side shown), or a chat campaign's conversations
+    (JSONL, one conversation a line, with --dataset CAMPAIGN).
 
     Example: evaltool export conversations --dataset pilot --format jsonl --out chats.jsonl
+
+    Example: evaltool export pairs --format parquet --out pairs.parquet
     """
     from evaltool.reporting.aggregate import items_frame
     from evaltool.storage import db, exports
@@ -103,7 +108,11 @@ def export(what: str, fmt: str, out: str | None, dataset: str | None, db_url: st
     engine = db.connect(db_url)
     if what == "conversations":
         return _conversations(engine, dataset, fmt, out)
-    make = {"labels": exports.labels_export, "responses": exports.responses_export}
+    make = {
+        "labels": exports.labels_export,
+        "responses": exports.responses_export,
+        "pairs": exports.pairs_export,
+    }
     frame = make.get(what, items_frame)(engine, dataset)
     exports.write_frame(frame, fmt, out)
 
