@@ -183,3 +183,61 @@ def test_the_classifier_judge_reads_the_cards_input_and_is_calibrated(
     listed = evaltool(sqlite_url, "judge", "list")
     out, _ = listed.communicate(timeout=60)
     assert "rqc" in out and "classifier" in out and "24" in out
+
+
+def make_side_judge_model(folder: Path) -> Path:
+    """A tiny chat model whose first word is always "A": a judge that favours whatever is
+    shown first, so every verdict flips when the sides are swapped."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    make_tiny_chat_model(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        way = torch.randn(model.config.n_embd, generator=gen)
+        way /= way.norm()
+        model.transformer.ln_f.bias.copy_(20 * way)
+        (token,) = tok.encode("A")
+        model.transformer.wte.weight[token] = 5 * way
+    model.generation_config = GenerationConfig(
+        do_sample=False, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id
+    )
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_a_pair_judge_asked_twice_turns_a_side_preference_into_ties(
+    server: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Against a real server: every pair compared twice, sides swapped; a judge that always
+    says A flips every time, so the report counts ties and says how often."""
+    import json
+
+    from evaltool.annotation.pairing import build_pairs
+    from evaltool.storage.schema import JudgePairLabel
+
+    judge_model = make_side_judge_model(tmp_path / "side")
+    make_pool(db.make_engine(sqlite_url), contexts=4, systems=3, ranks=(0,))
+    build_pairs(db.make_engine(sqlite_url), None, ["sys0", "sys1", "sys2"])
+    run = ["judge", "run", "pj", "--pairs", "--endpoint", server, "--model", str(judge_model)]
+    done = evaltool(sqlite_url, *run, "--max-tokens", "1", "--language", "en")
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err[-2000:]
+    assert "12 items judged now, 0 before, 12 of 12" in out
+    with db.session_scope(db.make_engine(sqlite_url), readonly=True) as s:
+        rows = s.execute(
+            select(JudgePairLabel.first, JudgePairLabel.second, JudgePairLabel.winner)
+        ).all()
+        judge = s.scalars(select(Judge)).one()
+    assert set(rows) == {("a", "b", "tie")} and judge.prompt_version == "pair-judge-1"
+    folder = tmp_path / "report"
+    got = evaltool(sqlite_url, "report", "--pairs-only", "--judge", "pj", "--out", str(folder),
+                   "--resamples", "1000")  # fmt: skip
+    _, err = got.communicate(timeout=300)
+    assert got.returncode == 0, err[-2000:]
+    section = json.loads((folder / "report.json").read_text())["pairwise"]["judged"]
+    assert (section["verdicts"], section["flipped"], section["flip_share"]) == (12, 12, 1.0)
+    assert {(p["ties"], p["wins"]) for p in section["pairs"]} == {(4, 0)}
+    assert "flipped with the side and count as ties" in (folder / "report.md").read_text()

@@ -4,7 +4,8 @@ stored a few at a time, so a run that is stopped keeps what it stored and the ne
 on from there. Judge labels never count as people's (``storage.schema.judge``).
 
 The judge itself comes from ``generation.judges``; anything with ``prepare``, ``spec(name)``,
-``verdict(turns, reply)`` and ``concurrency`` will do.
+``concurrency`` and ``verdict(turns, reply)`` (SSA items) or ``compare(turns, a, b, chats)``
+(pair items, both sides as system a's and b's) will do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from evaltool.annotation.tasks import pair_sides
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
 from evaltool.storage.judging import (
@@ -23,9 +25,12 @@ from evaltool.storage.judging import (
     judge_for,
     judged,
     note_provenance,
+    pair_items,
+    pairs_judged,
     store_judge_labels,
+    store_judge_pair_labels,
 )
-from evaltool.storage.schema import Context, Response
+from evaltool.storage.schema import Context, PairItem, Response
 
 STORE_EVERY = 16  # verdicts stored per transaction
 
@@ -41,59 +46,103 @@ class Judged:
     total: int
 
 
+@dataclass(frozen=True)
+class Work:
+    """What a run judges: the items still to do with what the judge is shown of each, how
+    to ask, what to store of a verdict, and where."""
+
+    todo: Callable[[Any, int, int], tuple[list[tuple[int, tuple[Any, ...]]], int, int]]
+    ask: str
+    row: Callable[[int, Any], dict[str, Any]]
+    store: Callable[[Any, int, list[dict[str, Any]]], int]
+
+
+def _ssa_todo(s: Any, dataset_id: int, judge_id: int) -> tuple[list, int, int]:  # type: ignore[type-arg]
+    everything = items(s, dataset_id)
+    done = judged(s, judge_id)
+    todo = everything[~everything["response_id"].isin(done)]["response_id"].tolist()
+    return (
+        [(rid, (turns, text)) for rid, turns, text in _texts(s, todo)],
+        len(done),
+        len(everything),
+    )
+
+
+def _pair_todo(s: Any, dataset_id: int, judge_id: int) -> tuple[list, int, int]:  # type: ignore[type-arg]
+    everything = pair_items(s, dataset_id)
+    done = pairs_judged(s, judge_id)
+    jobs = [(pid, pair_sides(s, s.get(PairItem, pid))) for pid in everything if pid not in done]
+    return jobs, len(done), len(everything)
+
+
+WORK = {
+    "ssa": Work(
+        _ssa_todo,
+        "verdict",
+        lambda rid, v: {
+            "response_id": rid, "p_sensible": v.p_sensible, "p_specific": v.p_specific,
+            "raw": v.raw,
+        },
+        store_judge_labels,
+    ),
+    "pairs": Work(
+        _pair_todo,
+        "compare",
+        lambda pid, v: {
+            "pair_id": pid, "first": v.first, "second": v.second, "winner": v.winner,
+            "raw": v.raw,
+        },
+        store_judge_pair_labels,
+    ),
+}  # fmt: skip
+
+
 def run(
     engine: Engine,
     dataset: str | None,
     judge: Any,
     name: str,
     progress: Callable[[int, int], None] | None = None,
+    task: str = "ssa",
 ) -> Judged:
-    """Judge every item of the dataset this judge has not labelled yet; ``progress(total, 0)``
-    once the first verdicts are stored, then ``progress(total, n)`` for each n stored (the
-    convention of ``generation.loop``), so a run refused at its first answer draws no bar."""
+    """Judge every item of the dataset (SSA items, or with ``task`` pairs its pair items)
+    this judge has not judged yet; ``progress(total, 0)`` once the first verdicts are stored,
+    then ``progress(total, n)`` for each n stored (the convention of ``generation.loop``), so
+    a run refused at its first answer draws no bar."""
+    work = WORK[task]
     judge.prepare()
     with session_scope(engine) as s:
         ds = resolve_dataset(s, dataset)
         row = judge_for(s, judge.spec(name))
-        everything = items(s, ds.id)
-        done = judged(s, row.id)
-        todo = everything[~everything["response_id"].isin(done)]["response_id"].tolist()
-        work = _texts(s, todo)
+        jobs, before, total = work.todo(s, ds.id, row.id)
     judge_id, stored = row.id, 0
     pending: list[dict[str, Any]] = []
 
     def flush() -> None:
         nonlocal stored
         with session_scope(engine) as s:
-            now = store_judge_labels(s, judge_id, pending)
+            now = work.store(s, judge_id, pending)
         if progress:
             if not stored:  # the bar appears with the first stored verdicts, not before
-                progress(len(todo), 0)
-            progress(len(todo), now)
+                progress(len(jobs), 0)
+            progress(len(jobs), now)
         stored += now
         pending.clear()
 
+    ask = getattr(judge, work.ask)
     with ThreadPoolExecutor(judge.concurrency) as pool:
-        queue = iter(work)
+        queue = iter(jobs)
         running: dict[Any, int] = {}
         try:
             while True:
                 while len(running) < judge.concurrency and (job := next(queue, None)):
-                    running[pool.submit(judge.verdict, job[1], job[2])] = job[0]
+                    running[pool.submit(ask, *job[1])] = job[0]
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    rid = running.pop(future)
-                    v = future.result()
-                    pending.append(
-                        {
-                            "response_id": rid,
-                            "p_sensible": v.p_sensible,
-                            "p_specific": v.p_specific,
-                            "raw": v.raw,
-                        }
-                    )
+                    key = running.pop(future)
+                    pending.append(work.row(key, future.result()))
                 if len(pending) >= STORE_EVERY:
                     flush()
         finally:
@@ -104,7 +153,7 @@ def run(
             if hasattr(judge, "facts"):
                 with session_scope(engine) as s:
                     note_provenance(s, judge_id, judge.facts())
-    return Judged(name, ds.name, stored, len(done), len(everything))
+    return Judged(name, ds.name, stored, before, total)
 
 
 def _texts(s: Any, response_ids: list[int]) -> list[tuple[int, list[str], str]]:

@@ -85,17 +85,23 @@ def _chat_turns(s: Session, chat_id: int | None) -> list[str]:
     return [t or "" for t in rows]
 
 
+def pair_sides(s: Session, item: PairItem) -> tuple[list[str], list[str], list[str], bool]:
+    """A pair item's context and its two sides as system a's and b's (a reply each, or a
+    chat's turns each), and whether they are whole conversations."""
+    if item.design == "chats":
+        return [], _chat_turns(s, item.chat_a), _chat_turns(s, item.chat_b), True
+    a = [s.get(Response, item.response_a).text]  # type: ignore[union-attr]
+    b = [s.get(Response, item.response_b).text]  # type: ignore[union-attr]
+    turns = s.scalar(select(Context.turns).where(Context.id == item.context_id)) or []
+    return list(turns), a, b, False
+
+
 def _pair_task(s: Session, lease: Any) -> PairTask:
     item = s.get(PairItem, lease.pair_id)
     assert item is not None
-    if item.design == "chats":
-        a, b, turns = _chat_turns(s, item.chat_a), _chat_turns(s, item.chat_b), []
-    else:
-        a = [s.get(Response, item.response_a).text]  # type: ignore[union-attr]
-        b = [s.get(Response, item.response_b).text]  # type: ignore[union-attr]
-        turns = s.scalar(select(Context.turns).where(Context.id == item.context_id)) or []
+    turns, a, b, conversation = pair_sides(s, item)
     left, right = (a, b) if item.a_left else (b, a)
-    return PairTask(item.id, list(turns), left, right, item.design == "chats", lease.expires_at)
+    return PairTask(item.id, turns, left, right, conversation, lease.expires_at)
 
 
 TASKS: dict[str, TaskKind] = {

@@ -36,6 +36,12 @@ def judge() -> None:
 )
 @click.option("--revision", default=None, help="The classifier's hub revision.")
 @click.option("--device", default="auto", show_default=True, help="Where the classifier runs.")
+@click.option(
+    "--pairs",
+    is_flag=True,
+    help="Compare the dataset's pair items (an LLM judge, asked twice with the sides swapped) "
+    "instead of judging SSA items.",
+)
 @dataset_option
 @db_option
 def judge_run(
@@ -48,6 +54,7 @@ def judge_run(
     classifier: str | None,
     revision: str | None,
     device: str,
+    pairs: bool,
     dataset: str | None,
     db_url: str | None,
 ) -> None:
@@ -56,6 +63,8 @@ def judge_run(
     Example: evaltool judge run qwen --endpoint http://127.0.0.1:8000/v1 --model Qwen/Qwen3-8B
 
     Example: evaltool judge run rqc --classifier tinkoff-ai/response-quality-classifier-base
+
+    Example: evaltool judge run qwen-pairs --pairs --endpoint http://127.0.0.1:8000/v1 --model M
     """
     from evaltool.annotation import judging
     from evaltool.generation import judges
@@ -63,15 +72,19 @@ def judge_run(
 
     if (endpoint is None) == (classifier is None):
         raise UserError("give --endpoint (an LLM judge) or --classifier, one of them")
+    task, kind = "pairs" if pairs else "ssa", "llm" if endpoint is not None else "classifier"
+    made_by = judges.JUDGES[task].get(kind)
+    if made_by is None:
+        raise UserError(f"a {kind} judge cannot compare pairs: give --endpoint", field="classifier")
     if endpoint is not None:
         if not model:
             raise UserError("the model the server serves is needed", field="model")
-        made = judges.LLMJudge(endpoint, model, language, max_tokens, concurrency)
+        made = made_by(endpoint, model, language, max_tokens, concurrency)
     else:
-        made = judges.ClassifierJudge(classifier, revision, device)  # type: ignore[arg-type,assignment]
-    progress, close = progress_bar(name, "item")
+        made = made_by(classifier, revision, device)
+    progress, close = progress_bar(name, "pair" if pairs else "item")
     try:
-        done = judging.run(db.connect(db_url), dataset, made, name, progress=progress)
+        done = judging.run(db.connect(db_url), dataset, made, name, progress=progress, task=task)
     finally:
         close()
     click.echo(

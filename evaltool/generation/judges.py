@@ -1,5 +1,7 @@
-"""Automatic judges of SSA: an LLM behind an OpenAI-compatible server, asked the protocol's two
-questions, or a local sequence classifier with tinkoff-ai's response-quality-classifier layout.
+"""Automatic judges: of SSA, an LLM behind an OpenAI-compatible server asked the protocol's
+two questions, or a local sequence classifier with tinkoff-ai's response-quality-classifier
+layout; of pairs, an LLM asked which of two replies is better, twice with the sides swapped.
+``JUDGES`` is the registry the CLI reads (task kind, then judge kind).
 
 A judge answers one item at a time (``verdict``): the probability that the reply is sensible,
 and that it is specific given that it is sensible. The LLM judge asks the sensible question,
@@ -233,3 +235,109 @@ class ClassifierJudge:
         with self.torch.inference_mode():
             probs = self.torch.sigmoid(self.net(**inputs).logits)[0].tolist()
         return Verdict(float(probs[0]), float(probs[1]), f"{probs[0]:.4f} {probs[1]:.4f}")
+
+
+PAIR_PROMPT_VERSION = "pair-judge-1"
+# The one-word answers a pair judge may give, by language: A, B or a tie.
+PAIR_WORDS = {
+    "ru": {"a": "A", "а": "A", "b": "B", "в": "B", "равно": "tie", "одинаково": "tie"},
+    "en": {"a": "A", "b": "B", "tie": "tie", "equal": "tie"},
+}
+PAIR_PROMPTS = {
+    "ru": {
+        "system": "Ты сравниваешь ответы чат-ботов. Отвечай одним словом: A, B или равно.",
+        "replies": "Диалог:\n{dialog}\n\nОтвет A: {a}\n\nОтвет B: {b}\n\nКакой ответ "
+        "осмысленнее и конкретнее в этом диалоге? Ответь одним словом: A, B или равно.",
+        "chats": "Разговор A:\n{a}\n\nРазговор B:\n{b}\n\nС каким собеседником (бот в "
+        "разговоре A или в разговоре B) ты бы предпочёл поговорить подольше? Ответь одним "
+        "словом: A, B или равно.",
+    },
+    "en": {
+        "system": "You compare chatbots' replies. Answer with one word: A, B or tie.",
+        "replies": "Dialog:\n{dialog}\n\nReply A: {a}\n\nReply B: {b}\n\nWhich reply is "
+        "more sensible and specific in this dialog? Answer with one word: A, B or tie.",
+        "chats": "Conversation A:\n{a}\n\nConversation B:\n{b}\n\nWho would you rather "
+        "talk to for a long conversation, the bot of A or of B? Answer with one word: A, B or "
+        "tie.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    """A pair judge's answers as the system chosen (a, b or tie): ``first`` with a's reply
+    as "A", ``second`` with the sides swapped; ``winner`` a tie when they disagree."""
+
+    first: str
+    second: str
+    raw: str
+
+    @property
+    def winner(self) -> str:
+        return self.first if self.first == self.second else "tie"
+
+
+@dataclass
+class LLMPairJudge(LLMJudge):
+    """Which of two replies (or chats) is better, asked of a served model twice, the sides
+    swapped, so a judge that favours a side gives ties rather than wins."""
+
+    def spec(self, name: str) -> dict[str, Any]:
+        """What the judge is, for its row (the pair prompt's version)."""
+        return {**super().spec(name), "prompt_version": PAIR_PROMPT_VERSION}
+
+    def compare(self, turns: list[str], a: list[str], b: list[str], chats: bool) -> PairVerdict:
+        """Ask with a as "A", then with b as "A"; both answers mapped to systems."""
+        first, said = self._pick(turns, a, b, chats)
+        second, said2 = self._pick(turns, b, a, chats)
+        swap = {"A": "b", "B": "a", "tie": "tie"}
+        return PairVerdict(
+            {"A": "a", "B": "b", "tie": "tie"}[first], swap[second], f"{said} | {said2}"
+        )
+
+    def _pick(self, turns: list[str], a: list[str], b: list[str], chats: bool) -> tuple[str, str]:
+        prompts = PAIR_PROMPTS[self.language]
+        lines = lambda texts: "\n".join(f"- {t}" for t in texts)  # noqa: E731
+        question = prompts["chats" if chats else "replies"].format(
+            dialog=lines(turns), a=lines(a) if chats else a[0], b=lines(b) if chats else b[0]
+        )
+        body = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": prompts["system"]},
+                {"role": "user", "content": question},
+            ],
+            "max_tokens": self.max_tokens,
+            "temperature": 0,
+        }
+        answer = self.client.post("/chat/completions", body)
+        for key in ("model", "system_fingerprint"):
+            if answer.get(key):
+                self.answered_as.add(f"{key}={answer[key]}")
+        text = str(((answer.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
+        return pair_answer(text, self.language), text
+
+
+def pair_answer(text: str, language: str) -> str:
+    """A, B or tie from a one-word answer; anything else is refused.
+
+    >>> pair_answer(" B.", "en"), pair_answer("Равно", "ru")
+    ('B', 'tie')
+    """
+    word = re.sub(r"[\s.!,;:\"'«»*]+", " ", text).strip().lower()
+    found = PAIR_WORDS[language].get(word)
+    if found is None:
+        allowed = "A, B or " + ("равно" if language == "ru" else "tie")
+        raise UserError(
+            f"the judge answered {text!r} to the pair question; it must answer {allowed} "
+            f"(prompt {PAIR_PROMPT_VERSION}): use a model that follows the instruction",
+            field="model",
+        )
+    return found
+
+
+# The judges by the task they judge, then by kind: what ``evaltool judge run`` can make.
+JUDGES: dict[str, dict[str, type]] = {
+    "ssa": {"llm": LLMJudge, "classifier": ClassifierJudge},
+    "pairs": {"llm": LLMPairJudge},
+}

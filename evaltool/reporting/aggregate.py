@@ -234,7 +234,7 @@ def build_report(
     settings = settings.validate()
     got = load(engine, dataset)
     if settings.pairs_only:
-        return sidebyside.pairs_only(got.dataset, got.pairs, settings), pd.DataFrame()
+        return sidebyside.pairs_only(engine, got.dataset, got.pairs, settings), pd.DataFrame()
     labels, systems, overlap = got.labels, got.systems, got.overlap
     min_labels = settings.min_labels or overlap
     flagged = labels[labels["flagged"]]
@@ -287,9 +287,7 @@ def build_report(
     items_out = majority.assign(included=complete | early).merge(
         systems[["system_id", "name"]], on="system_id"
     )
-    report["pairwise"] = sidebyside.section(
-        got.pairs, settings.anchor, settings.resamples, settings.seed, settings.confidence
-    )
+    report["pairwise"] = sidebyside.with_judge(engine, got.dataset, got.pairs, settings)
     if settings.judge:
         from evaltool.reporting import judged
 

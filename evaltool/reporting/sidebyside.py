@@ -97,9 +97,28 @@ def section(
     return out
 
 
-def pairs_only(dataset: str, frame: pd.DataFrame, settings: Any) -> dict[str, Any]:
+def with_judge(
+    engine: Any, dataset: str, frame: pd.DataFrame, settings: Any
+) -> dict[str, Any] | None:
+    """The section from people's answers, with the judge's (``settings.judge``) inside it
+    when it compared pairs; None when neither answered any."""
+    args = (settings.anchor, settings.resamples, settings.seed, settings.confidence)
+    found = section(frame, *args)
+    mine = judged(engine, dataset, settings.judge, frame, *args) if settings.judge else None
+    if mine is not None:
+        found = found or {
+            "anchor": settings.anchor, "answers": 0, "items": 0, "units": 0, "raters": 0,
+            "left_out": {"flagged": 0, "gold": 0}, "pairs": [], "systems": [],
+            "position_bias": {"left_share": None}, "agreement": {"raw": None},
+            "notes": ["no people's answers on pair items yet"],
+        }  # fmt: skip
+        found["judged"] = mine
+    return found
+
+
+def pairs_only(engine: Any, dataset: str, frame: pd.DataFrame, settings: Any) -> dict[str, Any]:
     """``report --pairs-only``: the side-by-side section and what it was computed with."""
-    found = section(frame, settings.anchor, settings.resamples, settings.seed, settings.confidence)
+    found = with_judge(engine, dataset, frame, settings)
     if found is None:
         raise UserError(
             f"dataset {dataset!r} has no pair answers yet: make pair items and label them first",
@@ -112,6 +131,46 @@ def pairs_only(dataset: str, frame: pd.DataFrame, settings: Any) -> dict[str, An
         "settings": {**asdict(settings), "compare": None},
         "simulated": bool((frame["source"] == "simulated").any()),
         "pairwise": found,
+    }
+
+
+def judged(
+    engine: Any, dataset: str, name: str, people: pd.DataFrame, anchor: str | None,
+    resamples: int, seed: int, confidence: float,
+) -> dict[str, Any] | None:  # fmt: skip
+    """The judge's side of the section: its strengths from its verdicts (one comparison an
+    item), how often its verdict flipped with the side (counted as ties), and how often it
+    agreed with people's majority on items both answered; None when it compared no pairs."""
+    from evaltool.storage.contexts import resolve_dataset
+    from evaltool.storage.db import session_scope
+    from evaltool.storage.judging import get_judge, judge_pair_frame
+
+    with session_scope(engine, readonly=True) as s:
+        verdicts = judge_pair_frame(s, get_judge(s, name).id, resolve_dataset(s, dataset).id)
+    if verdicts.empty:
+        return None
+    as_answers = verdicts.assign(
+        side=verdicts["winner"].map({"a": "left", "b": "right", "tie": "tie"}),
+        a_left=True, flagged=False, expected=None, annotator_id=0,
+    )  # fmt: skip
+    found = section(as_answers, anchor, resamples, seed, confidence)
+    assert found is not None
+    flips = int((verdicts["first"] != verdicts["second"]).sum())
+    mine = verdicts.set_index("pair_id")["winner"].map(SCORE)
+    kept = _kept(people)
+    majority = kept.assign(score=scores(kept)).groupby("pair_id")["score"].mean()
+    majority = np.sign(majority - 0.5)
+    both = majority.index.intersection(mine.index)
+    agree = float((np.sign(mine[both] - 0.5) == majority[both]).mean()) if len(both) else None
+    return {
+        "judge": name,
+        "verdicts": len(verdicts),
+        "flipped": flips,
+        "flip_share": flips / len(verdicts),
+        "systems": found["systems"],
+        "pairs": found["pairs"],
+        "agreement_with_people": agree,
+        "items_both": len(both),
     }
 
 
@@ -211,6 +270,35 @@ def markdown(p: dict[str, Any], confidence: float) -> list[str]:
             + "."
         )
     lines += [f"- {n}" for n in p["notes"]]
+    if p.get("judged"):
+        lines += _judged_markdown(p["judged"])
+    return lines
+
+
+def _judged_markdown(j: dict[str, Any]) -> list[str]:
+    """The judge's strengths, flips and agreement with people."""
+    agree = j["agreement_with_people"]
+    lines = [
+        "",
+        f"### Judge {j['judge']}",
+        "",
+        f"{j['verdicts']} pair items compared, each asked twice with the sides swapped; "
+        f"{j['flipped']} verdicts ({j['flip_share']:.1%}) flipped with the side and count as "
+        "ties. "
+        + (
+            f"It agreed with people's majority on {agree:.1%} of {j['items_both']} items both "
+            "answered."
+            if agree is not None
+            else "No item has both its verdict and people's answers."
+        ),
+        "",
+        "| System | Judge's strength | Interval |",
+        "|---|---:|---|",
+    ]
+    for s in j["systems"]:
+        lines.append(
+            f"| {s['name']} | {s['strength']:+.3f} | {s['ci_low']:+.3f} to {s['ci_high']:+.3f} |"
+        )
     return lines
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from evaltool.errors import UserError
 from evaltool.storage.schema import (
@@ -21,8 +21,11 @@ from evaltool.storage.schema import (
     HumanDrawContext,
     Judge,
     JudgeLabel,
+    JudgePairLabel,
+    PairItem,
     PoolItem,
     Response,
+    System,
 )
 
 
@@ -158,3 +161,48 @@ def replace_draw(
     if chosen:
         s.execute(insert(HumanDrawContext), [{"context_id": c, "draw_id": draw.id} for c in chosen])
     return draw
+
+
+def pair_items(s: Session, dataset_id: int) -> list[int]:
+    """The dataset's pair items a judge compares (gold pairs left out), in id order."""
+    query = select(PairItem.id).where(
+        PairItem.dataset_id == dataset_id, PairItem.expected.is_(None)
+    )
+    return list(s.scalars(query.order_by(PairItem.id)))
+
+
+def pairs_judged(s: Session, judge_id: int) -> set[int]:
+    """The pair items this judge has compared."""
+    query = select(JudgePairLabel.pair_id).where(JudgePairLabel.judge_id == judge_id)
+    return set(s.scalars(query))
+
+
+def store_judge_pair_labels(s: Session, judge_id: int, rows: list[dict[str, Any]]) -> int:
+    """Store the judge's pair verdicts (pair_id, first, second, winner, raw); how many."""
+    if rows:
+        s.execute(insert(JudgePairLabel), [{**r, "judge_id": judge_id} for r in rows])
+    return len(rows)
+
+
+def judge_pair_frame(s: Session, judge_id: int, dataset_id: int) -> pd.DataFrame:
+    """The judge's pair verdicts on the dataset: pair, context, systems by name, first,
+    second, winner."""
+    system_a, system_b = aliased(System), aliased(System)
+    query = (
+        select(
+            JudgePairLabel.pair_id,
+            PairItem.context_id,
+            system_a.name,
+            system_b.name,
+            JudgePairLabel.first,
+            JudgePairLabel.second,
+            JudgePairLabel.winner,
+        )
+        .join(PairItem, PairItem.id == JudgePairLabel.pair_id)
+        .join(system_a, system_a.id == PairItem.system_a)
+        .join(system_b, system_b.id == PairItem.system_b)
+        .where(JudgePairLabel.judge_id == judge_id, PairItem.dataset_id == dataset_id)
+        .order_by(JudgePairLabel.pair_id)
+    )
+    columns = ["pair_id", "context_id", "model_a", "model_b", "first", "second", "winner"]
+    return pd.DataFrame(s.execute(query).all(), columns=columns)

@@ -55,6 +55,7 @@ from evaltool.storage.schema.judge import (
 from evaltool.storage.schema.pairs import (
     PAIR_DESIGNS,
     SIDES,
+    JudgePairLabel,
     PairAssignment,
     PairItem,
     PairLabel,
@@ -91,6 +92,7 @@ __all__ = [
     "HumanDrawContext",
     "Judge",
     "JudgeLabel",
+    "JudgePairLabel",
     "Label",
     "PairAssignment",
     "PairItem",

@@ -1,5 +1,5 @@
 """The pairwise tables: pair items (two systems' replies to one context, or two finished
-chats, side by side), their leases and people's answers.
+chats, side by side), their leases, people's answers and judges' verdicts.
 
 Part of the one schema (``storage.schema`` registers this module's tables with ``Base``). A
 pair item is its own pool row: ``open`` and ``draw_key`` as on ``pool_items``, indexed by the
@@ -108,6 +108,25 @@ class PairLabel(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     source: Mapped[str] = mapped_column(String(20), default="web")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class JudgePairLabel(Base):
+    """A judge's verdict on one pair item, asked twice: ``first`` with system a's reply as
+    "A", ``second`` with the sides swapped (both as the system chosen: a, b or tie);
+    ``winner`` is their verdict when they agree, a tie when it flipped with the side."""
+
+    __tablename__ = "judge_pair_labels"
+    __table_args__ = (UniqueConstraint("judge_id", "pair_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id", ondelete="CASCADE"))
+    pair_id: Mapped[int] = mapped_column(
+        ForeignKey("pair_items.id", ondelete="CASCADE"), index=True
+    )
+    first: Mapped[str] = mapped_column(String(10))
+    second: Mapped[str] = mapped_column(String(10))
+    winner: Mapped[str] = mapped_column(String(10))
+    raw: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -1,4 +1,4 @@
-"""pair items, their leases and answers, and a study's task kind (pairwise evaluation)
+"""pair items, their leases, answers and judges' verdicts, and a study's task kind (pairwise)
 
 Revision ID: 0008
 Revises: 0007
@@ -87,6 +87,36 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "judge_pair_labels",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("judge_id", sa.Integer(), nullable=False),
+        sa.Column("pair_id", sa.Integer(), nullable=False),
+        sa.Column("first", sa.String(length=10), nullable=False),
+        sa.Column("second", sa.String(length=10), nullable=False),
+        sa.Column("winner", sa.String(length=10), nullable=False),
+        sa.Column("raw", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["judge_id"],
+            ["judges.id"],
+            name=op.f("fk_judge_pair_labels_judge_id_judges"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["pair_id"],
+            ["pair_items.id"],
+            name=op.f("fk_judge_pair_labels_pair_id_pair_items"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_judge_pair_labels")),
+        sa.UniqueConstraint(
+            "judge_id", "pair_id", name=op.f("uq_judge_pair_labels_judge_id_pair_id")
+        ),
+    )
+    with op.batch_alter_table("judge_pair_labels", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_judge_pair_labels_pair_id"), ["pair_id"], unique=False)
+
+    op.create_table(
         "pair_assignments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("pair_id", sa.Integer(), nullable=False),
@@ -172,6 +202,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pair_assignments_annotator_id"))
 
     op.drop_table("pair_assignments")
+    with op.batch_alter_table("judge_pair_labels", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_judge_pair_labels_pair_id"))
+
+    op.drop_table("judge_pair_labels")
     with op.batch_alter_table("pair_items", schema=None) as batch_op:
         batch_op.drop_index("ix_pair_items_draw")
         batch_op.drop_index(batch_op.f("ix_pair_items_context_id"))
