@@ -1,10 +1,11 @@
-"""Screenshots of the labelling page and the chat page for the README, made from the demo
-(`make screenshots`).
+"""Screenshots of the labelling page, the pairwise page and the chat page for the README,
+made from the demo (`make screenshots`).
 
 Builds the demo database in a temporary folder, serves the page, and photographs one item with
-both questions open in Chromium at 1280x800 (a laptop) and 390x844 (a phone, touch), then a
-chat with the demo's generic baseline as the bot (answered by `evaltool chat bots`), into
-docs/img/. Needs Debian's chromium and playwright, like the browser tests.
+both questions open in Chromium at 1280x800 (a laptop) and 390x844 (a phone, touch), a pair
+item from a Prolific study link (A chosen), then a chat with the demo's generic baseline as the
+bot (answered by `evaltool chat bots`), into docs/img/. Needs Debian's chromium and
+playwright, like the browser tests.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def shoot(port: int, token: str) -> None:
         page.locator('[data-answer="specific-yes"]').wait_for()
 
 
+def shoot_pairs(port: int) -> None:
+    """A pair item from a Prolific study link, A chosen and a reason typed."""
+    url = f"http://127.0.0.1:{port}/?study=arena&PROLIFIC_PID=shot&STUDY_ID=S&SESSION_ID=X"
+    for first, page in each_size(url, "pairs"):
+        if first:
+            start = page.get_by_role("button", name="Понятно, начать")
+            start.wait_for(timeout=60_000)
+            start.click()
+        page.locator('.labeler[data-view="task"] .side-left').wait_for(timeout=60_000)
+        page.keyboard.press("a")
+        if first:
+            page.locator("input.reason").fill("B не отвечает на вопрос")
+
+
 def shoot_chat(port: int, token: str) -> None:
     """A chat of three messages at both sizes (the same chat: it survives a new page)."""
     url = f"http://127.0.0.1:{port}/?token={token}&chat=demo-chat"
@@ -87,6 +102,12 @@ def main() -> None:
         out = evaltool("annotators", "add", "screenshots", "--db", url)
         token = re.search(r"token=([\w-]+)", out).group(1)  # type: ignore[union-attr]
         evaltool("chat", "create", "demo-chat", "--bot", "baseline:generic", "--db", url)
+        evaltool("pairs", "make", "generic", "reference", "shuffled", "--comparisons", "20",
+                 "--db", url)  # fmt: skip
+        evaltool(
+            "study", "create", "arena", "--platform", "prolific", "--task", "pairs",
+            "--items-per-worker", "10", "--db", url,
+        )  # fmt: skip
         out = evaltool("annotators", "add", "chatter", "--db", url)
         chatter = re.search(r"token=([\w-]+)", out).group(1)  # type: ignore[union-attr]
         port = 8765
@@ -103,6 +124,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.3)
             shoot(port, token)
+            shoot_pairs(port)
             shoot_chat(port, chatter)
         finally:
             for proc in (server, worker):
