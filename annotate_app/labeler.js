@@ -219,7 +219,12 @@ class Labeler {
     const body = el("div", {});
     const yesno = (v) => (v === null || v === undefined ? "—" : v ? t.yes : t.no);
     body.appendChild(el("p", { className: f.correct ? "right" : "wrong" }, f.correct ? t.feedback_right : t.feedback_wrong));
-    body.appendChild(el("p", {}, `${t.sensible_q} ${yesno(f.sensible)}. ${t.specific_q} ${yesno(f.specific)}.`));
+    if (f.side) {
+      const shown = { left: t.pair_a, right: t.pair_b, tie: t.pair_tie }[f.side];
+      body.appendChild(el("p", { className: "expected" }, `${t.pair_expected} ${shown}.`));
+    } else {
+      body.appendChild(el("p", {}, `${t.sensible_q} ${yesno(f.sensible)}. ${t.specific_q} ${yesno(f.specific)}.`));
+    }
     if (f.explanation) body.appendChild(el("p", { className: "explanation" }, f.explanation));
     body.appendChild(button(t.continue, "Enter", { className: "submit", "aria-keyshortcuts": "Enter" }, () => this.send("nav", "next")));
     return this.message(t.feedback_title, null, body);

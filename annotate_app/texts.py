@@ -127,6 +127,7 @@ PAIR: dict[str, dict[str, str]] = {
         "pair_reason": "Почему? (необязательно, коротко)",
         "pair_keys": "Клавиши: A или 1 — лучше A, B или 2 — лучше B, T или 3 — одинаково; "
         "Enter — отправить.",
+        "pair_expected": "Правильный ответ:",
     },
     "en": {
         "pair_q": "Which reply is more sensible and specific in this conversation?",
@@ -140,6 +141,7 @@ PAIR: dict[str, dict[str, str]] = {
         "pair_tie": "Tie",
         "pair_reason": "Why? (optional, short)",
         "pair_keys": "Keys: A or 1 for A, B or 2 for B, T or 3 for a tie; Enter submits.",
+        "pair_expected": "The right answer:",
     },
 }
 

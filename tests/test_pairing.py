@@ -212,3 +212,83 @@ def test_export_pairs_in_arena_fields(run_cli, sqlite_url: str, tmp_path) -> Non
     assert json.loads(pd.read_csv(csv_out)["context"][0]) == row["context"]
     run_cli("export", "pairs", "--format", "parquet", "--out", str(parquet), "--db", sqlite_url)
     assert list(pd.read_parquet(parquet)["context"][0]) == row["context"]
+
+
+def test_gold_pairs_from_a_file_all_or_nothing(run_cli, sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = db.make_engine(sqlite_url)
+    pair_campaign(engine, contexts=4, systems=3)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("context_id,better,worse\nc0,sys0,sys1\nc1,sys2,sys2\n")
+    out = run_cli("gold", "import", str(bad), "--pairs", "--db", sqlite_url)
+    assert out.exit_code == 2
+    assert out.output.strip().endswith(f"{bad}:3: 'better' and 'worse' name the same system")
+    for rows, message in (
+        ("c9,sys0,sys1", "no context 'c9'"),
+        ("c0,sys0,nope", "system 'nope' has no response to 'c0'"),
+        ("c0,sys0,sys1\nc0,sys1,sys0", "pair listed twice (line 2)"),
+    ):
+        bad.write_text(f"context_id,better,worse\n{rows}\n")
+        out = run_cli("gold", "import", str(bad), "--pairs", "--db", sqlite_url)
+        assert out.exit_code == 2 and message in out.output, out.output
+    with db.session_scope(engine) as s:
+        assert s.scalar(select(func.count()).where(PairItem.expected.is_not(None))) == 0
+    good = tmp_path / "gold.csv"
+    good.write_text("context_id,better,worse,explanation\nc0,sys1,sys0,так\nc1,sys2,sys0,\n")
+    out = run_cli("gold", "import", str(good), "--pairs", "--db", sqlite_url)
+    assert out.exit_code == 0 and "gold pairs: 0 added, 2 updated" in out.output
+    with db.session_scope(engine) as s:
+        gold = {i.context_id: i for i in s.scalars(select(PairItem).where(PairItem.expected != ""))}
+        assert sorted(i.expected for i in gold.values()) == ["b", "b"]  # sys1 > sys0, sys2 > sys0
+        assert {i.explanation for i in gold.values()} == {"так", None}
+        assert not any(i.open for i in gold.values())  # never counted, only checks people
+
+
+def _training_pairs(engine, tmp_path, run_cli, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Two teaching pairs on contexts no design paired: sys1 better than sys0."""
+    path = tmp_path / "training.jsonl"
+    rows = [
+        f'{{"context_id": "c{i}", "better": "sys1", "worse": "sys0", "training": true, '
+        f'"explanation": "почему {i}"}}'
+        for i in (4, 5)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    out = run_cli("gold", "import", str(path), "--pairs", "--seed", "1", "--db", url)
+    assert out.exit_code == 0 and "gold pairs: 2 added, 0 updated" in out.output
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_pair_qualification_with_feedback_pass_or_stop(
+    run_cli, sqlite_url: str, tmp_path, right: bool
+) -> None:  # type: ignore[no-untyped-def]
+    from evaltool.annotation import studies
+    from evaltool.storage.schema import PairTrainingAnswer
+
+    engine = db.make_engine(sqlite_url)
+    make_pool(engine, contexts=6, systems=2, ranks=(0,))
+    build_pairs(engine, None, ["sys0", "sys1"], comparisons=4, seed=0)
+    with db.session_scope(engine) as s:
+        for item in s.scalars(select(PairItem).where(PairItem.context_id > 4)):
+            s.delete(item)  # leave c4 and c5 unpaired for the training pairs
+    _training_pairs(engine, tmp_path, run_cli, sqlite_url)
+    studies.create_study(engine, "q", "generic", 2, qualification=2, pass_mark=1.0, task="pairs")
+    token = studies.join_study(engine, "q", {"worker_id": "t"}).token
+    for step in range(2):
+        v = flow.view(engine, token)
+        assert v.kind == "training" and v.training == (step + 1, 2) and v.extra["question"] is None
+        with db.session_scope(engine) as s:
+            item = s.get(PairItem, v.task.item_id)
+            better = "right" if item.a_left else "left"  # sys1 is b, the lower id is sys0
+            worse = "left" if better == "right" else "right"
+        fb = flow.choose(engine, token, v.task.item_id, better if right else worse)
+        assert fb.kind == "feedback" and fb.feedback["correct"] is right
+        assert fb.feedback["side"] == better and fb.feedback["explanation"].startswith("почему")
+    assert fb.feedback["passed"] is right
+    v = flow.view(engine, token)
+    if right:
+        seen, v = label_all(engine, token)
+        assert v.kind == "finished" and len(seen) == 2
+    else:
+        assert v.kind == "stopped" and v.message == "failed qualification"
+    with db.session_scope(engine) as s:
+        assert s.scalar(select(func.count(PairTrainingAnswer.id))) == 2
+        assert s.scalar(select(func.count(PairLabel.id))) == (2 if right else 0)  # kept apart

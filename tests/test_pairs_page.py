@@ -32,16 +32,23 @@ def prolific(worker: str) -> str:
     return f"study=arena&PROLIFIC_PID={worker}&STUDY_ID=S1&SESSION_ID=X-{worker}"
 
 
-def pair_study(run_cli, url: str, quota: int, overlap: int, contexts: int, text=None) -> None:  # type: ignore[no-untyped-def]
+def pair_study(
+    run_cli, url: str, quota: int, overlap: int, contexts: int, text=None, training=None
+) -> None:  # type: ignore[no-untyped-def]
+    """A Prolific pair study; ``training``: a gold file of teaching pairs, one to pass."""
     make_pool(db.make_engine(url), contexts=contexts, systems=3, ranks=(0,), text=text)
     assert (
         run_cli("pairs", "make", "sys0", "sys1", "sys2", "--seed", "3", "--db", url).exit_code == 0
     )
     got = run_cli("collection", "--overlap", str(overlap), "--gold-rate", "0", "--db", url)
     assert got.exit_code == 0, got.output
+    if training is not None:
+        got = run_cli("gold", "import", str(training), "--pairs", "--db", url)
+        assert got.exit_code == 0, got.output
     made = run_cli(
         "study", "create", "arena", "--platform", "prolific", "--task", "pairs",
-        "--items-per-worker", str(quota), "--db", url,
+        "--items-per-worker", str(quota), "--qualification", "1" if training else "0",
+        "--db", url,
     )  # fmt: skip
     assert made.exit_code == 0, made.output
 
@@ -85,6 +92,39 @@ def test_prolific_worker_labels_pairs_by_keys_to_the_code(
         (int(done[1]), "right", None),
         (int(done[2]), "tie", None),
     ]
+
+
+def test_a_training_pair_shows_the_right_answer_then_real_pairs(
+    browser, run_cli, sqlite_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    gold = tmp_path / "training.csv"
+    gold.write_text("context_id,better,worse,training,explanation\nc0,sys1,sys0,yes,<b>так</b>\n")
+    pair_study(run_cli, sqlite_url, quota=1, overlap=1, contexts=2, training=gold)
+    with db.session_scope(db.make_engine(sqlite_url)) as s:
+        teach = s.scalars(select(PairItem).where(PairItem.training.is_(True))).one()
+        better, worse = ("B", "A") if teach.a_left else ("A", "B")  # sys1 is b
+    with served(sqlite_url, tmp_path) as port:
+        page = start(browser, port, prolific("Q1"))
+        assert page.locator(".labeler").get_attribute("data-view") == "training"
+        assert item(page) == str(teach.id)
+        page.keyboard.press(worse.lower())
+        page.keyboard.press("Enter")
+        page.locator('.labeler[data-view="feedback"]').wait_for(timeout=30_000)
+        assert page.locator(".wrong").count() == 1
+        shown = {"A": "Лучше A", "B": "Лучше B"}[better]
+        assert page.locator(".expected").inner_text() == f"Правильный ответ: {shown}."
+        assert page.locator(".explanation").inner_text() == "<b>так</b>"  # text, not markup
+        page.keyboard.press("Enter")
+        page.locator('.labeler[data-view="stopped"]').wait_for(timeout=30_000)  # one of one wrong
+        page.context.close()
+        page = start(browser, port, prolific("Q2"))
+        page.keyboard.press(better.lower())
+        page.keyboard.press("Enter")
+        page.locator('.labeler[data-view="feedback"] .right').wait_for(timeout=30_000)
+        page.keyboard.press("Enter")
+        page.locator('.labeler[data-view="task"]').wait_for(timeout=30_000)
+        assert item(page) != str(teach.id)
+        page.context.close()
 
 
 def test_pair_page_passes_axe_side_by_side_and_stacks_on_a_phone(

@@ -27,8 +27,11 @@ from evaltool.storage.project import load_settings
 from evaltool.storage.schema import (
     Annotator,
     GoldItem,
+    PairItem,
+    PairTrainingAnswer,
     Study,
     TrainingAnswer,
+    chosen,
     utcnow,
 )
 
@@ -103,6 +106,9 @@ def choose(
 
     def store(s: Session, me: Annotator) -> View | bool:
         row = tasks.pair_answer(pair_id, side, reason)
+        item = s.get(PairItem, pair_id)
+        if item is not None and item.training:
+            return _train_pair(s, me, item, row.side)
         return asg.store_answer(s, me, row, seconds, source, tasks.TASKS["pairs"].items)
 
     return _answer(db, token, "pairs", store, rng)
@@ -177,6 +183,7 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     if me.qualification == "failed":
         return View("stopped", message="failed qualification", **base)
     now = utcnow()
+    extra = {"question": settings.pair_question} if kind.name == "pairs" else {}
     lease = asg.current_lease(s, me, now, items)
     if study is not None and me.qualification == "pending":
         trained = _trained(s, me)
@@ -185,20 +192,22 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
             lease = pool.take(s, me, found, settings, now, capped=False, kind=items)
         if lease is not None:
             step = (trained + 1, study.qualification)
-            return View("training", task=kind.show(s, lease), training=step, **base)
+            return View("training", task=kind.show(s, lease), training=step, extra=extra, **base)
         _judge(s, me, study)  # fewer training items than asked for: judge what there is
         if me.qualification == "failed":
             return View("stopped", message="failed qualification", **base)
     lease = lease or asg.claim(rng, s, me, settings, now, items)
     if lease is None:
         return View("empty", **base)
-    extra = {"question": settings.pair_question} if kind.name == "pairs" else {}
     return View("task", task=kind.show(s, lease), extra=extra, **base)
 
 
 def _trained(s: Session, me: Annotator) -> int:
-    query = select(func.count(TrainingAnswer.id)).where(TrainingAnswer.annotator_id == me.id)
-    return s.scalar(query) or 0
+    """Qualification answers given, on SSA items and pairs."""
+    return sum(
+        s.scalar(select(func.count(t.id)).where(t.annotator_id == me.id)) or 0
+        for t in (TrainingAnswer, PairTrainingAnswer)
+    )
 
 
 def _train(s: Session, me: Annotator, gold: GoldItem, sensible: bool, specific: bool) -> View:
@@ -217,6 +226,25 @@ def _train(s: Session, me: Annotator, gold: GoldItem, sensible: bool, specific: 
             correct=right,
         )
     )
+    shown = {"sensible": gold.expected_sensible, "specific": gold.expected_specific}
+    return _feedback(s, me, lease, right, {**shown, "explanation": gold.explanation})
+
+
+def _train_pair(s: Session, me: Annotator, item: PairItem, side: str) -> View:
+    """The same for a qualification pair: the answer kept apart, the better side shown."""
+    lease = pool.lease_of(s, me.id, item.id, tasks.TASKS["pairs"].items)
+    if lease is None:
+        raise UserError("this item was not given to you; reload the page")
+    right = chosen(side, item.a_left) == item.expected
+    s.add(PairTrainingAnswer(annotator_id=me.id, pair_id=item.id, side=side, correct=right))
+    better = {"a": "left" if item.a_left else "right", "b": "right" if item.a_left else "left"}
+    expected = better.get(item.expected or "", "tie")
+    return _feedback(s, me, lease, right, {"side": expected, "explanation": item.explanation})
+
+
+def _feedback(s: Session, me: Annotator, lease: Any, right: bool, shown: dict[str, Any]) -> View:
+    """Close the training lease, pass or fail the worker once the step is done, and say
+    whether the answer was right with the expected one (``shown``)."""
     lease.state = "done"
     s.flush()
     study = s.get(Study, me.study_id)
@@ -224,20 +252,18 @@ def _train(s: Session, me: Annotator, gold: GoldItem, sensible: bool, specific: 
     trained = _trained(s, me)
     if trained >= study.qualification:
         _judge(s, me, study)
-    feedback = {
-        "correct": right,
-        "sensible": gold.expected_sensible,
-        "specific": gold.expected_specific,
-        "explanation": gold.explanation,
-        "passed": None if me.qualification == "pending" else me.qualification == "passed",
-    }
+    passed = None if me.qualification == "pending" else me.qualification == "passed"
+    feedback = {"correct": right, **shown, "passed": passed}
     return View("feedback", feedback=feedback, training=(trained, study.qualification))
 
 
 def _judge(s: Session, me: Annotator, study: Study) -> None:
     """Pass or fail the worker on their qualification answers."""
-    rows = s.scalars(select(TrainingAnswer.correct).where(TrainingAnswer.annotator_id == me.id))
-    answers = list(rows)
+    answers = [
+        right
+        for t in (TrainingAnswer, PairTrainingAnswer)
+        for right in s.scalars(select(t.correct).where(t.annotator_id == me.id))
+    ]
     share = sum(answers) / len(answers) if answers else 1.0
     me.qualification = "passed" if share >= study.pass_mark else "failed"
     s.flush()

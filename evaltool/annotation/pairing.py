@@ -6,7 +6,9 @@ answered (two systems named: that one pair on every such context, ``chosen``); `
 a set number of contexts drawn per pair; ``chats``, finished chats of a chat campaign paired
 across bots (ACUTE-Eval's whole-dialogue comparison). The side of each item is drawn at
 random and stored; a pair already made (same context or chats, same systems) is kept, so a
-design can be run again to add systems without doubling items.
+design can be run again to add systems without doubling items. Gold pairs (``gold``) come
+from a file that names the better reply; people's answers on them check people, as gold SSA
+items do, or teach them in a study's qualification step.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -22,6 +25,7 @@ from evaltool.errors import UserError
 from evaltool.storage.chats import get_campaign
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
+from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
 from evaltool.storage.schema import (
     DRAW_KEYS,
     Chat,
@@ -131,6 +135,75 @@ def build_chat_pairs(
                 )
                 added += 1
     return Built(added, kept, seed, "chats")
+
+
+def import_gold_pairs(
+    engine: Engine, path: str | Path, dataset: str | None = None, seed: int = 0
+) -> tuple[int, int]:
+    """Gold pairs from a file: rows give ``context_id``, ``better`` and ``worse`` (system
+    names), optionally ``training`` (yes: a teaching pair for a study's qualification step)
+    and an ``explanation`` shown after the answer. The pair item is made (its side drawn from
+    ``seed``) or, when it exists, marked. All or nothing; returns (added, updated)."""
+    path = Path(path)
+    records = read_records(path)
+    rng = random.Random(seed)
+    with session_scope(engine) as s:
+        ds = resolve_dataset(s, dataset)
+        items = {
+            (i.context_id, i.system_a, i.system_b): i
+            for i in s.scalars(select(PairItem).where(PairItem.dataset_id == ds.id))
+        }
+        lines: dict[tuple[int, int, int], int] = {}
+        added = updated = 0
+        for rec in records:
+            context, better, worse = _gold_replies(s, path, rec, ds.id)
+            key = (context, *sorted((better, worse)))
+            if key in lines:
+                raise UserError(f"{path}:{rec.line}: pair listed twice (line {lines[key]})")
+            lines[key] = rec.line
+            item = items.get(key)  # type: ignore[arg-type]
+            if item is None:
+                a, b = key[1], key[2]
+                item = _item(rng, ds.id, a, b, "gold", seed, context_id=context)
+                item.response_a, item.response_b = _reply(s, context, a), _reply(s, context, b)
+                s.add(item)
+                added += 1
+            else:
+                updated += 1
+            item.expected, item.open = ("a" if better == item.system_a else "b"), False
+            item.training = bool(parse_bool(path, rec, "training", required=False))
+            explanation = rec.fields.get("explanation")
+            if explanation is not None and not isinstance(explanation, str):
+                raise UserError(f"{path}:{rec.line}: 'explanation' must be text")
+            item.explanation = (explanation or "").strip() or None
+    return added, updated
+
+
+def _gold_replies(s: Session, path: Path, rec: Record, dataset_id: int) -> tuple[int, int, int]:
+    """(context id, better system id, worse system id) of a gold pair row, checked."""
+    ctx = require_str(path, rec, "context_id").strip()
+    context = s.scalar(
+        select(Context.id).where(Context.dataset_id == dataset_id, Context.external_id == ctx)
+    )
+    if context is None:
+        raise UserError(f"{path}:{rec.line}: no context {ctx!r} in this dataset")
+    ids = []
+    for field in ("better", "worse"):
+        name = require_str(path, rec, field).strip()
+        system = s.scalar(select(System.id).where(System.name == name))
+        if system is None or _reply(s, context, system) is None:
+            raise UserError(f"{path}:{rec.line}: system {name!r} has no response to {ctx!r}")
+        ids.append(system)
+    if ids[0] == ids[1]:
+        raise UserError(f"{path}:{rec.line}: 'better' and 'worse' name the same system")
+    return context, ids[0], ids[1]
+
+
+def _reply(s: Session, context: int, system: int) -> int | None:
+    query = select(Response.id).where(
+        Response.context_id == context, Response.system_id == system, Response.rank == 0
+    )
+    return s.scalar(query)
 
 
 def _replies(s: Session, dataset_id: int, systems: list[int]) -> dict[int, dict[int, int]]:

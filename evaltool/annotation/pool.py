@@ -242,14 +242,13 @@ def _from_key(
 
 
 def open_gold(s: Session, me: Annotator, training: bool = False, kind: Items = SSA) -> list[Open]:
-    """Gold items the rater has not met (check items, or with ``training`` the teaching ones;
-    pair items have no teaching step)."""
+    """Gold items the rater has not met (check items, or with ``training`` the teaching
+    ones), of either kind."""
     if kind is PAIRS:
-        if training:
-            return []
         query = (
             select(PairItem.id, PairItem.system_a, PairItem.system_b, PairItem.context_id)
-            .where(PairItem.expected.is_not(None), PairItem.id.not_in(kind.seen(me.id)))
+            .where(PairItem.expected.is_not(None), PairItem.training.is_(training))
+            .where(PairItem.id.not_in(kind.seen(me.id)))
             .order_by(PairItem.id)
         )
     else:

@@ -96,7 +96,7 @@ def create_study(
 ) -> Study:
     """Register a study; its link is ``study_link``. With ``chat`` (a chat campaign) its
     workers chat, ``items_per_worker`` chats each, instead of labelling; ``task`` pairs: its
-    workers answer pair items (no qualification step for pairs yet)."""
+    workers answer pair items (training pairs: ``evaltool pairs gold --training``)."""
     name = check_name("study", name)
     checks = [
         ("platform", platform in PLATFORMS, f"use {', '.join(PLATFORMS)}"),
@@ -109,7 +109,6 @@ def create_study(
         ("qualification", not chat or qualification == 0, "a chat study has no training"),
         ("task", task in TASK_KINDS, f"use {', '.join(TASK_KINDS)}"),
         ("task", not chat or task == "ssa", "a chat study's workers chat"),
-        ("qualification", task == "ssa" or qualification == 0, "pair studies have no training"),
     ]
     for field, ok, message in checks:
         if not ok:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from evaltool.cli.common import db_option, link_options, print_table
+from evaltool.cli.common import dataset_option, db_option, link_options, print_table
+from evaltool.errors import UserError
 
 
 @click.group()
@@ -105,11 +106,34 @@ def gold() -> None:
 
 @gold.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--pairs",
+    is_flag=True,
+    help="Gold pairs instead: context_id, better, worse (system names) per row.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a new pair's side.")
+@dataset_option
 @db_option
-def gold_import(file: str, db_url: str | None) -> None:
-    """Mark responses as gold (response_id, or context_id + system; sensible, specific)."""
-    from evaltool.annotation.gold import import_gold
+def gold_import(file: str, pairs: bool, seed: int, dataset: str | None, db_url: str | None) -> None:
+    """Mark responses as gold (response_id, or context_id + system; sensible, specific), or
+    with --pairs pair items (context_id, better, worse); optional columns training (a
+    teaching item for a study's qualification step) and explanation.
+
+    Example: evaltool gold import gold.csv
+
+    Example: evaltool gold import gold-pairs.csv --pairs
+    """
     from evaltool.storage import db
 
+    if pairs:
+        from evaltool.annotation.pairing import import_gold_pairs
+
+        added, updated = import_gold_pairs(db.connect(db_url), file, dataset, seed)
+        click.echo(f"gold pairs: {added} added, {updated} updated")
+        return
+    from evaltool.annotation.gold import import_gold
+
+    if dataset is not None:
+        raise UserError("gold responses are named by id or context and system", field="dataset")
     added, updated = import_gold(db.connect(db_url), file)
     click.echo(f"gold items: {added} added, {updated} updated")

@@ -59,6 +59,7 @@ from evaltool.storage.schema.pairs import (
     PairAssignment,
     PairItem,
     PairLabel,
+    PairTrainingAnswer,
     chosen,
 )
 
@@ -97,6 +98,7 @@ __all__ = [
     "PairAssignment",
     "PairItem",
     "PairLabel",
+    "PairTrainingAnswer",
     "Perplexity",
     "PoolItem",
     "Response",

@@ -30,13 +30,14 @@ from evaltool.storage.schema.base import NAME_LENGTH, Base, utcnow
 # What a pair answer says, by the side shown: the left reply, the right one, or a tie.
 SIDES = ("left", "right", "tie")
 # How a pair item was made: every pair of systems per context, one chosen pair, a random
-# design, or two finished chats of a chat campaign.
-PAIR_DESIGNS = ("all", "chosen", "random", "chats")
+# design, two finished chats of a chat campaign, or a gold file (evaltool pairs gold).
+PAIR_DESIGNS = ("all", "chosen", "random", "chats", "gold")
 
 
 class PairItem(Base):
     """Two replies to one context (or two chats) to be compared, with its pool state; gold
-    when ``expected`` (the better system, ``a``, ``b`` or ``tie``) is known."""
+    when ``expected`` (the better system, ``a``, ``b`` or ``tie``) is known, and a teaching
+    item of a study's qualification step when ``training`` too."""
 
     __tablename__ = "pair_items"
     __table_args__ = (
@@ -68,6 +69,7 @@ class PairItem(Base):
     open: Mapped[bool] = mapped_column(Boolean, default=True)
     draw_key: Mapped[int] = mapped_column(Integer)
     expected: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    training: Mapped[bool] = mapped_column(Boolean, default=False)
     explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -108,6 +110,21 @@ class PairLabel(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     source: Mapped[str] = mapped_column(String(20), default="web")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PairTrainingAnswer(Base):
+    """A worker's answer on a qualification pair, kept apart from the answers counted."""
+
+    __tablename__ = "pair_training_answers"
+    __table_args__ = (UniqueConstraint("annotator_id", "pair_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotators.id", ondelete="CASCADE"), index=True
+    )
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair_items.id", ondelete="CASCADE"))
+    side: Mapped[str] = mapped_column(String(10))
+    correct: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("open", sa.Boolean(), nullable=False),
         sa.Column("draw_key", sa.Integer(), nullable=False),
         sa.Column("expected", sa.String(length=10), nullable=True),
+        sa.Column("training", sa.Boolean(), nullable=False),
         sa.Column("explanation", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("system_a < system_b", name=op.f("ck_pair_items_ordered")),
@@ -151,6 +152,36 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "pair_training_answers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("annotator_id", sa.Integer(), nullable=False),
+        sa.Column("pair_id", sa.Integer(), nullable=False),
+        sa.Column("side", sa.String(length=10), nullable=False),
+        sa.Column("correct", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["annotator_id"],
+            ["annotators.id"],
+            name=op.f("fk_pair_training_answers_annotator_id_annotators"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["pair_id"],
+            ["pair_items.id"],
+            name=op.f("fk_pair_training_answers_pair_id_pair_items"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pair_training_answers")),
+        sa.UniqueConstraint(
+            "annotator_id", "pair_id", name=op.f("uq_pair_training_answers_annotator_id_pair_id")
+        ),
+    )
+    with op.batch_alter_table("pair_training_answers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_pair_training_answers_annotator_id"), ["annotator_id"], unique=False
+        )
+
+    op.create_table(
         "pair_labels",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("pair_id", sa.Integer(), nullable=False),
@@ -197,6 +228,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pair_labels_annotator_id"))
 
     op.drop_table("pair_labels")
+    with op.batch_alter_table("pair_training_answers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pair_training_answers_annotator_id"))
+
+    op.drop_table("pair_training_answers")
     with op.batch_alter_table("pair_assignments", schema=None) as batch_op:
         batch_op.drop_index("ix_pair_assignments_state_expires_at")
         batch_op.drop_index(batch_op.f("ix_pair_assignments_annotator_id"))
