@@ -396,3 +396,35 @@ def served_rudialogpt(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
         shutil.copy(path, folder / path.name)
     GenerationConfig(do_sample=True, eos_token_id=50257, pad_token_id=0).save_pretrained(folder)
     return folder
+
+
+def study_workers(url: str, link, names: list[str], decide) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """Study workers in threads of this process, each from the study link (``link(name)``,
+    its query) to the code through the page's own path (``flow``), some answering twice (a
+    double click); (code, answers stored) per worker. ``decide(task, rng)`` gives the call
+    that answers the task on screen: ``send(engine, token)`` returning the next view."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from evaltool.annotation import flow
+    from evaltool.annotation.studies import join_study
+
+    engine = db.make_engine(url)
+
+    def one(name: str) -> tuple[str, int]:
+        query = dict(q.split("=") for q in link(name).split("&"))
+        token = join_study(engine, query["study"], query).token
+        rng = random.Random(name)
+        stored, screen = 0, flow.view(engine, token, rng)
+        while screen.kind == "task" and screen.task is not None:
+            send = decide(screen.task, rng)
+            for _ in range(2 if rng.random() < 0.2 else 1):
+                screen = send(engine, token)
+                stored += screen.stored
+        assert screen.kind == "finished" and screen.code, screen
+        return screen.code, stored
+
+    with ThreadPoolExecutor(len(names)) as threads:
+        done = list(threads.map(one, names))
+    engine.dispose()
+    return done

@@ -7,21 +7,19 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
-import random
 import sys
 import types
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from evaltool.annotation import flow
-from evaltool.annotation.studies import join_study
 from evaltool.storage import db
 from evaltool.storage.schema import Annotator, Label
 
-from .conftest import make_pool, served
+from .conftest import make_pool, served, study_workers
 from .pages import item, label_by_keys, next_item, start
 
 pytestmark = pytest.mark.browser
@@ -132,26 +130,13 @@ def test_crowd_on_postgresql_behind_two_page_servers(
 
 
 def flow_workers(url: str, names: list[str], quota: int) -> list[tuple[str, int]]:
-    """Study workers in threads of this process, each from the study link to the code through
-    the page's own path (``flow``), some double-clicking; (code, answers stored) per worker."""
-    engine = db.make_engine(url)
+    """Study workers through ``flow`` (conftest's ``study_workers``), SSA answers at random."""
 
-    def one(name: str) -> tuple[str, int]:
-        token = join_study(engine, "pilot", dict(q.split("=") for q in prolific(name).split("&")))
-        rng = random.Random(name)
-        stored, screen = 0, flow.view(engine, token.token, rng)
-        while screen.kind == "task" and screen.task is not None:
-            rid, sensible = screen.task.response_id, rng.random() < 0.7
-            for _ in range(2 if rng.random() < 0.2 else 1):
-                screen = flow.answer(engine, token.token, rid, sensible, rng.random() < 0.5)
-                stored += screen.stored
-        assert screen.kind == "finished" and screen.code, screen
-        return screen.code, stored
+    def decide(task, rng):  # type: ignore[no-untyped-def]
+        rid, sensible = task.response_id, rng.random() < 0.7
+        return lambda engine, token: flow.answer(engine, token, rid, sensible, rng.random() < 0.5)
 
-    with ThreadPoolExecutor(len(names)) as threads:
-        done = list(threads.map(one, names))
-    engine.dispose()
-    return done
+    return study_workers(url, prolific, names, decide)
 
 
 @pytest.mark.slow

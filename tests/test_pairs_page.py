@@ -5,22 +5,20 @@ phone; and 32 workers behind two page servers on PostgreSQL."""
 from __future__ import annotations
 
 import multiprocessing
-import random
 import sys
 import types
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from evaltool.annotation import flow
-from evaltool.annotation.studies import join_study
 from evaltool.storage import db
 from evaltool.storage.schema import Annotator, PairItem, PairLabel, chosen
 
-from .conftest import make_pool, need, served
+from .conftest import make_pool, need, served, study_workers
 from .pages import item, next_item, start
 
 pytestmark = pytest.mark.browser
@@ -162,27 +160,13 @@ def test_pair_page_passes_axe_side_by_side_and_stacks_on_a_phone(
 
 
 def pair_workers(url: str, names: list[str], quota: int) -> list[tuple[str, int]]:
-    """Study workers in threads, each from the link to the code through ``flow.choose``,
-    some answering twice (a double click); (code, answers stored) per worker."""
-    engine = db.make_engine(url)
+    """Study workers through ``flow.choose`` (conftest's ``study_workers``), sides at random."""
 
-    def one(name: str) -> tuple[str, int]:
-        query = dict(q.split("=") for q in prolific(name).split("&"))
-        token = join_study(engine, "arena", query).token
-        rng = random.Random(name)
-        stored, screen = 0, flow.view(engine, token, rng)
-        while screen.kind == "task" and screen.task is not None:
-            pid, side = screen.task.item_id, rng.choice(["left", "right", "tie"])
-            for _ in range(2 if rng.random() < 0.2 else 1):
-                screen = flow.choose(engine, token, pid, side, rng=rng)
-                stored += screen.stored
-        assert screen.kind == "finished" and screen.code, screen
-        return screen.code, stored
+    def decide(task, rng):  # type: ignore[no-untyped-def]
+        pid, side = task.item_id, rng.choice(["left", "right", "tie"])
+        return lambda engine, token: flow.choose(engine, token, pid, side, rng=rng)
 
-    with ThreadPoolExecutor(len(names)) as threads:
-        done = list(threads.map(one, names))
-    engine.dispose()
-    return done
+    return study_workers(url, prolific, names, decide)
 
 
 def test_32_workers_label_pairs_behind_two_page_servers_on_postgresql(

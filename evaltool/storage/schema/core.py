@@ -30,6 +30,7 @@ from evaltool.storage.schema.base import (
     ROLES,
     SYSTEM_KINDS,
     Base,
+    Lease,
     draw_key,
     utcnow,
 )
@@ -156,7 +157,7 @@ class TrainingAnswer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Assignment(Base):
+class Assignment(Lease, Base):
     """A lease of one response to one annotator: ``leased`` until its label arrives (``done``)
     or the annotator skips it (``skipped``, with a reason); a lease past ``expires_at`` frees
     its slot, and the pool marks it ``lapsed`` when it takes the slot back."""
@@ -168,15 +169,7 @@ class Assignment(Base):
         # ``expires_at <= now`` is one range of this index.
         Index("ix_assignments_state_expires_at", "state", "expires_at"),
     )
-    id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
-    annotator_id: Mapped[int] = mapped_column(
-        ForeignKey("annotators.id", ondelete="CASCADE"), index=True
-    )
-    leased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    state: Mapped[str] = mapped_column(String(20), default="leased")
-    reason: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
 
 
 class Label(Base):

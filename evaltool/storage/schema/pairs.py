@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evaltool.storage.schema.base import NAME_LENGTH, Base, utcnow
+from evaltool.storage.schema.base import Base, Lease, utcnow
 
 # What a pair answer says, by the side shown: the left reply, the right one, or a tie.
 SIDES = ("left", "right", "tie")
@@ -74,7 +74,7 @@ class PairItem(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class PairAssignment(Base):
+class PairAssignment(Lease, Base):
     """A lease of one pair item to one annotator, in the states of ``assignments``."""
 
     __tablename__ = "pair_assignments"
@@ -82,15 +82,7 @@ class PairAssignment(Base):
         UniqueConstraint("pair_id", "annotator_id"),
         Index("ix_pair_assignments_state_expires_at", "state", "expires_at"),
     )
-    id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pair_items.id", ondelete="CASCADE"))
-    annotator_id: Mapped[int] = mapped_column(
-        ForeignKey("annotators.id", ondelete="CASCADE"), index=True
-    )
-    leased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    state: Mapped[str] = mapped_column(String(20), default="leased")
-    reason: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
 
 
 class PairLabel(Base):
