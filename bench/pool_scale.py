@@ -7,10 +7,13 @@ crowd does. With --pg URL (an empty PostgreSQL server the bench may create datab
 same runs on PostgreSQL, and --workers threads label at once there (labels per second).
 Prints p50 and p95 per size and the ratio of p95 at the largest pool to p95 at the smallest:
 a claim whose cost does not grow with the pool keeps that ratio near 1. Targets (issue 20):
-p95 at 120,000 items at most 20 ms on SQLite with one worker, ratio at most 1.5.
+p95 at 120,000 items at most 20 ms on SQLite with one worker, ratio at most 1.5. With
+--task pairs the database holds both kinds (the SSA pool and, on the same contexts, a pair
+item for each two of the 4 systems: 1.5 pair items per response) and the pairwise round
+trip (``flow.choose``) is timed instead, against the same targets (issue 27).
 
     .venv/bin/python bench/pool_scale.py [--sizes 1200 12000 120000] [--labels 100]
-        [--pg postgresql://postgres@127.0.0.1:5432] [--workers 32]
+        [--task ssa|pairs] [--pg postgresql://postgres@127.0.0.1:5432] [--workers 32]
 """
 
 from __future__ import annotations
@@ -33,14 +36,15 @@ from evaltool.annotation import flow
 from evaltool.annotation.accounts import add_annotator
 from evaltool.storage import db
 from evaltool.storage.project import save_settings
-from evaltool.storage.schema import Context, Dataset, Response, System
+from evaltool.storage.schema import DRAW_KEYS, Context, Dataset, PairItem, Response, System
 
 SYSTEMS = 4
 SWITCH_EVERY = 10  # answers before the next rater takes over (one worker)
 
 
-def build(url: str, items: int) -> None:
-    """A pool of ``items`` rank-0 responses: items / 4 contexts answered by 4 systems."""
+def build(url: str, items: int, task: str = "ssa") -> None:
+    """A pool of ``items`` rank-0 responses: items / 4 contexts answered by 4 systems, and
+    with ``task`` pairs a pair item for each two systems on each context."""
     engine = db.make_engine(url, must_exist=False)
     db.upgrade(engine)
     contexts = items // SYSTEMS
@@ -63,9 +67,35 @@ def build(url: str, items: int) -> None:
         ]
         for start in range(0, len(answers), 20_000):
             conn.execute(insert(Response), answers[start : start + 20_000])
+        if task == "pairs":
+            pairs = list(pair_rows(contexts))
+            for start in range(0, len(pairs), 20_000):
+                conn.execute(insert(PairItem), pairs[start : start + 20_000])
     with db.session_scope(engine) as s:
-        save_settings(s, overlap=3, gold_rate=0.0)
+        save_settings(s, overlap=3, gold_rate=0.0, task=task)
     engine.dispose()
+
+
+def pair_rows(contexts: int):  # type: ignore[no-untyped-def]
+    """Pair items of every two systems on every context (response ids as ``build`` makes
+    them: system-major), sides and draw keys from a fixed seed."""
+    rng = random.Random(0)
+    for i in range(contexts):
+        for a in range(SYSTEMS):
+            for b in range(a + 1, SYSTEMS):
+                yield {
+                    "dataset_id": 1, "context_id": i + 1, "system_a": a + 1, "system_b": b + 1,
+                    "response_a": a * contexts + i + 1, "response_b": b * contexts + i + 1,
+                    "a_left": rng.random() < 0.5, "design": "all", "seed": 0, "open": True,
+                    "draw_key": rng.randrange(DRAW_KEYS), "training": False,
+                }  # fmt: skip
+
+
+def answer(engine, token: str, task, rng: random.Random):  # type: ignore[no-untyped-def]
+    """One answer on the screen's item, of either kind; the next screen."""
+    if hasattr(task, "response_id"):
+        return flow.answer(engine, token, task.response_id, True, False, rng=rng)
+    return flow.choose(engine, token, task.item_id, rng.choice(["left", "right", "tie"]), rng=rng)
 
 
 def one_worker(url: str, labels: int, seed: int) -> list[float]:
@@ -80,7 +110,7 @@ def one_worker(url: str, labels: int, seed: int) -> list[float]:
             if screen.task is None or len(times) >= labels:
                 break
             t0 = time.perf_counter()
-            screen = flow.answer(engine, token, screen.task.response_id, True, False, rng=rng)
+            screen = answer(engine, token, screen.task, rng)
             times.append(time.perf_counter() - t0)
     engine.dispose()
     return times
@@ -95,10 +125,11 @@ def crowd(url: str, workers: int, seconds: float) -> tuple[list[float], float]:
     deadline = time.perf_counter() + seconds
 
     def work(token: str) -> None:
+        rng = random.Random(token)
         screen = flow.view(engine, token)
         while screen.task is not None and time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            screen = flow.answer(engine, token, screen.task.response_id, True, True)
+            screen = answer(engine, token, screen.task, rng)
             with lock:
                 times.append(time.perf_counter() - t0)
 
@@ -134,19 +165,20 @@ def main() -> None:
     ap.add_argument("--pg", default=None, metavar="URL", help="a PostgreSQL server to use too")
     ap.add_argument("--workers", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=30, help="length of each crowd run")
+    ap.add_argument("--task", choices=["ssa", "pairs"], default="ssa", help="the kind timed")
     args = ap.parse_args()
     print("database    items  workers  p50 ms  p95 ms  labels/s")
     p95: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             url = f"sqlite:///{tmp}/scale-{size}.db"
-            build(url, size)
+            build(url, size, args.task)
             times = one_worker(url, args.labels, size)
             p95[size] = ms(times, 95)
             print(f"sqlite  {size:9d} {1:8d} {ms(times, 50):7.1f} {p95[size]:7.1f}         -")
             if args.pg:
                 url = pg_database(args.pg)
-                build(url, size)
+                build(url, size, args.task)
                 times = one_worker(url, args.labels, size)
                 print(
                     f"postgres{size:9d} {1:8d} {ms(times, 50):7.1f} {ms(times, 95):7.1f}         -"
