@@ -141,3 +141,47 @@ def test_a_reported_reply_keeps_its_flag(any_db) -> None:  # type: ignore[no-unt
         chat.report_reply(any_db, me, "c", 1, "boring")
     with db.session_scope(any_db, readonly=True) as s:
         assert s.scalar(select(func.count(Response.id))) == 0
+
+
+def test_finished_chats_pair_across_bots_for_a_whole_dialogue_comparison(any_db) -> None:  # type: ignore[no-untyped-def]
+    """ACUTE-Eval's comparison: each bot's finished chats matched one to one across bots;
+    a rater sees both conversations as stored, never a pair holding a chat of their own."""
+    from evaltool.annotation.pairing import build_chat_pairs
+    from evaltool.storage.project import save_settings
+    from evaltool.storage.schema import Annotator, PairItem, PairLabel
+
+    campaign(any_db, bots=("baseline:echo", "baseline:generic"))
+    people = [accounts.add_annotator(any_db, f"p{i}") for i in range(4)]
+    for person in people:
+        chat_to(any_db, person, 4)
+        assert chat.finish(any_db, person, "c").kind == "finished"
+    built = build_chat_pairs(any_db, "c", None, seed=5)
+    assert (built.added, built.kept, built.design) == (2, 0, "chats")
+    assert build_chat_pairs(any_db, "c", None, seed=5).kept == 2  # a rerun adds nothing
+    with db.session_scope(any_db) as s:
+        save_settings(s, task="pairs", overlap=2, gold_rate=0.0)
+        owner = dict(s.execute(select(Chat.id, Chat.annotator_id)).all())
+        turns = select(ChatTurn.chat_id, ChatTurn.text).order_by(ChatTurn.position)
+        texts: dict[int, list[str]] = {}
+        for chat_id, text in s.execute(turns):
+            texts.setdefault(chat_id, []).append(text)
+        items = {i.id: (i.chat_a, i.chat_b, i.a_left) for i in s.scalars(select(PairItem))}
+    names = [f"p{i}" for i in range(4)]
+    for who, token in [*zip(names, people, strict=True), ("rater", None)]:
+        token = token or accounts.add_annotator(any_db, "rater")
+        view, seen = flow.view(any_db, token), []
+        while view.kind == "task":
+            chat_a, chat_b, a_left = items[view.task.item_id]
+            assert view.task.conversation and view.task.turns == []
+            shown = (chat_a, chat_b) if a_left else (chat_b, chat_a)
+            assert (view.task.left, view.task.right) == tuple(texts[c] for c in shown)
+            seen.append((chat_a, chat_b))
+            view = flow.choose(any_db, token, view.task.item_id, "left")
+        with db.session_scope(any_db, readonly=True) as s:
+            me = s.scalar(select(Annotator.id).where(Annotator.name == who))
+        assert all(me not in (owner[a], owner[b]) for a, b in seen), who
+        if who == "rater":
+            assert len(seen) == 0  # two answers each from the chatters already: k reached
+    with db.session_scope(any_db, readonly=True) as s:
+        per_pair = s.execute(select(PairLabel.pair_id, func.count()).group_by(PairLabel.pair_id))
+        assert sorted(n for _, n in per_pair) == [2, 2]
