@@ -125,6 +125,50 @@ def test_a_training_pair_shows_the_right_answer_then_real_pairs(
         page.context.close()
 
 
+def test_two_conversations_side_by_side_with_the_acute_question(
+    browser, sqlite_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Chat pairs: each side shows a whole conversation, turn by turn as text, and the
+    question is ACUTE-Eval's."""
+    from evaltool.annotation import accounts, chat
+    from evaltool.annotation.pairing import build_chat_pairs
+    from evaltool.storage.project import save_settings
+
+    from .test_chat import answer_all, campaign
+
+    engine = db.make_engine(sqlite_url)
+    campaign(engine, bots=("baseline:echo", "baseline:generic"), conversations=1)
+    for name in ("p0", "p1"):
+        person = accounts.add_annotator(engine, name)
+        chat.view(engine, person, "c")
+        answer_all(engine)
+        chat.send(engine, person, "c", NASTY)
+        answer_all(engine)
+        assert chat.finish(engine, person, "c").kind == "finished"
+    assert build_chat_pairs(engine, "c", None, seed=1).added == 1
+    with db.session_scope(engine) as s:
+        save_settings(s, task="pairs", overlap=1, gold_rate=0.0)
+    token = accounts.add_annotator(engine, "rater")
+    with served(sqlite_url, tmp_path) as port:
+        page = start(browser, port, f"token={token}")
+        assert page.locator("#q-pair").inner_text() == (
+            "С каким собеседником вы бы предпочли поговорить подольше?"
+        )
+        for side in ("left", "right"):
+            turns = page.locator(f".side-{side} .turn")
+            assert turns.count() == 4
+            assert turns.nth(0).get_attribute("class") == "turn person"
+            assert turns.nth(1).get_attribute("class") == "turn bot"
+        assert page.locator(".side-title").all_inner_texts() == ["Разговор A", "Разговор B"]
+        texts = page.locator(".turn.person").all_inner_texts()
+        assert texts.count(NASTY) == 2 and page.evaluate("window.__xss") is None
+        answer_by_keys(page, "b")
+        assert page.locator('.labeler[data-view="empty"]').count() == 1
+        page.context.close()
+    with db.session_scope(engine) as s:
+        assert s.execute(select(PairLabel.side)).scalars().all() == ["right"]
+
+
 def test_pair_page_passes_axe_side_by_side_and_stacks_on_a_phone(
     browser, run_cli, sqlite_url: str, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
