@@ -95,7 +95,8 @@ def pairs_seen_by(annotator_id: int):  # type: ignore[no-untyped-def]
     return union(
         select(PairAssignment.pair_id).where(PairAssignment.annotator_id == annotator_id),
         select(PairLabel.pair_id).where(PairLabel.annotator_id == annotator_id),
-        select(PairItem.id).where(PairItem.chat_a.in_(mine) | PairItem.chat_b.in_(mine)),
+        select(PairItem.id).where(PairItem.chat_a.in_(mine)),
+        select(PairItem.id).where(PairItem.chat_b.in_(mine)),
     )
 
 

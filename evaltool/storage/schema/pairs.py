@@ -58,17 +58,18 @@ class PairItem(Base):
         ForeignKey("responses.id", ondelete="CASCADE"), nullable=True
     )
     chat_a: Mapped[int | None] = mapped_column(
-        ForeignKey("chats.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("chats.id", ondelete="CASCADE"), nullable=True, index=True
     )
     chat_b: Mapped[int | None] = mapped_column(
-        ForeignKey("chats.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("chats.id", ondelete="CASCADE"), nullable=True, index=True
     )
     a_left: Mapped[bool] = mapped_column(Boolean)
     design: Mapped[str] = mapped_column(String(20))
     seed: Mapped[int] = mapped_column(Integer)
     open: Mapped[bool] = mapped_column(Boolean, default=True)
     draw_key: Mapped[int] = mapped_column(Integer)
-    expected: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Indexed, as chat_a and chat_b are, so a claim's "gold?" and "seen?" are index reads.
+    expected: Mapped[str | None] = mapped_column(String(10), nullable=True, index=True)
     training: Mapped[bool] = mapped_column(Boolean, default=False)
     explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

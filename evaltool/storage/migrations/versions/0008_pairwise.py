@@ -82,7 +82,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pair_items")),
     )
     with op.batch_alter_table("pair_items", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pair_items_chat_a"), ["chat_a"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pair_items_chat_b"), ["chat_b"], unique=False)
         batch_op.create_index(batch_op.f("ix_pair_items_context_id"), ["context_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pair_items_expected"), ["expected"], unique=False)
         batch_op.create_index(
             "ix_pair_items_draw", ["system_a", "system_b", "open", "draw_key"], unique=False
         )
@@ -243,6 +246,9 @@ def downgrade() -> None:
     op.drop_table("judge_pair_labels")
     with op.batch_alter_table("pair_items", schema=None) as batch_op:
         batch_op.drop_index("ix_pair_items_draw")
+        batch_op.drop_index(batch_op.f("ix_pair_items_expected"))
         batch_op.drop_index(batch_op.f("ix_pair_items_context_id"))
+        batch_op.drop_index(batch_op.f("ix_pair_items_chat_b"))
+        batch_op.drop_index(batch_op.f("ix_pair_items_chat_a"))
 
     op.drop_table("pair_items")
