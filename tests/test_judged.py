@@ -266,3 +266,57 @@ def test_plan_takes_the_correlation_from_a_pilot(run_cli, tmp_path: Path) -> Non
         "with people (80 items)"
     )
     assert "items per system" in result.output
+
+
+def test_judge_import_all_or_nothing_then_the_judged_report(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Verdicts made elsewhere (by context and system, or by response id; probabilities or
+    yes/no) come in whole or not at all, and serve report --judge like a judge run here."""
+    from evaltool.storage.schema import Judge, JudgeLabel
+
+    engine = setup(run_cli, tmp_path)
+    with db.session_scope(engine, readonly=True) as s:
+        rows = s.execute(
+            select(Response.id, Response.text, Context.external_id, System.name)
+            .join(Context, Context.id == Response.context_id)
+            .join(System, System.id == Response.system_id)
+            .order_by(Response.id)
+        ).all()
+    bad = tmp_path / "bad.csv"
+    for body, message in (
+        ("context_id,system,p_sensible\nc0,sys0,1.5\n", "bad.csv:2: 'p_sensible' must be a number"),
+        ("context_id,system,p_sensible\nc0,nope,0.5\n", "bad.csv:2: unknown system 'nope'"),
+        ("response_id,sensible\n999999,yes\n", "bad.csv:2: no item with response_id 999999"),
+        ("context_id,system\nc0,sys0\n", "bad.csv:2: give 'p_sensible' (0 to 1) or 'sensible'"),
+        ("context_id,system,sensible\nc0,sys0,yes\nc0,sys0,no\n", "bad.csv:3: item listed twice"),
+    ):
+        bad.write_text(body)
+        out = run_cli("judge", "import", str(bad), "ext")
+        assert out.exit_code == 2 and message in out.output, out.output
+    with db.session_scope(engine, readonly=True) as s:
+        assert s.scalar(select(Judge.id)) is None  # nothing half-written
+    path = tmp_path / "verdicts.jsonl"
+    lines = []
+    for k, (rid, text, ctx, system) in enumerate(rows):
+        sensible, specific = truth(text)
+        if k % 2:  # by response id, yes/no
+            lines.append(
+                json.dumps({"response_id": rid, "sensible": sensible, "specific": specific})
+            )
+        else:
+            p = {"p_sensible": 0.9 if sensible else 0.1, "p_specific": 0.8 if specific else 0.2}
+            lines.append(json.dumps({"context_id": ctx, "system": system, **p}))
+    path.write_text("\n".join(lines) + "\n")
+    out = run_cli("judge", "import", str(path), "ext", "--model", "my/bert")
+    assert out.exit_code == 0 and "ext: 80 verdicts imported, 0 already there" in out.output
+    again = run_cli("judge", "import", str(path), "ext", "--model", "my/bert")
+    assert "0 verdicts imported, 80 already there" in again.output
+    with db.session_scope(engine, readonly=True) as s:
+        judge = s.scalars(select(Judge)).one()
+        assert (judge.kind, judge.model) == ("imported", "my/bert")
+        assert s.scalar(
+            select(JudgeLabel.p_sensible).where(JudgeLabel.response_id == rows[1][0])
+        ) in (0.0, 1.0)
+    assert run_cli("collection", "--human-share", "0.5", "--seed", "1").exit_code == 0
+    label_what_people_get(engine)
+    result = run_cli("report", "--judge", "ext", "--resamples", "1000")
+    assert result.exit_code == 0 and "judge-assisted: SSA" in result.output, result.output

@@ -185,6 +185,26 @@ def test_the_classifier_judge_reads_the_cards_input_and_is_calibrated(
     assert "rqc" in out and "classifier" in out and "24" in out
 
 
+def test_batched_classifier_verdicts_equal_one_by_one(tmp_path: Path) -> None:
+    """Items of many lengths, sorted, padded and scored 8 a pass: the one-by-one verdicts to
+    1e-5, in the items' own order."""
+    from evaltool.generation.judges import ClassifierJudge
+
+    model = make_classifier(tmp_path / "rqc")
+    jobs = [
+        (["привет", "как дела " * (k % 7)], "реплика " * (1 + k % 5) + str(k)) for k in range(40)
+    ]
+    one = ClassifierJudge(str(model), device="cpu", batch_size=1)
+    many = ClassifierJudge(str(model), device="cpu", batch_size=8)
+    one.prepare()
+    many.prepare()
+    alone = [one.verdict(*job) for job in jobs]
+    together = many.verdicts(jobs)
+    assert len({len(many._encode(*job)) for job in jobs}) > 5  # padding really happens
+    for a, b in zip(alone, together, strict=True):
+        assert abs(a.p_sensible - b.p_sensible) < 1e-5 and abs(a.p_specific - b.p_specific) < 1e-5
+
+
 def make_side_judge_model(folder: Path) -> Path:
     """A tiny chat model whose first word is always "A": a judge that favours whatever is
     shown first, so every verdict flips when the sides are swapped."""

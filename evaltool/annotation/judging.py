@@ -5,7 +5,8 @@ on from there. Judge labels never count as people's (``storage.schema.judge``).
 
 The judge itself comes from ``generation.judges``; anything with ``prepare``, ``spec(name)``,
 ``concurrency`` and ``verdict(turns, reply)`` (SSA items) or ``compare(turns, a, b, chats)``
-(pair items, both sides as system a's and b's) will do.
+(pair items, both sides as system a's and b's) will do. A judge with a ``batch_size`` above
+1 and ``verdicts(jobs)`` (the classifier) is given that many items a call instead.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from evaltool.storage.judging import (
 from evaltool.storage.schema import Context, PairItem, Response
 
 STORE_EVERY = 16  # verdicts stored per transaction
+BATCHES_PER_STORE = 8  # a batched judge's batches per call and transaction
 
 
 @dataclass(frozen=True)
@@ -129,13 +131,30 @@ def run(
         stored += now
         pending.clear()
 
-    ask = getattr(judge, work.ask)
-    with ThreadPoolExecutor(judge.concurrency) as pool:
+    try:
+        batch = getattr(judge, "batch_size", 1)
+        many = getattr(judge, f"{work.ask}s", None)
+        if many is not None and batch > 1:
+            _in_batches(many, jobs, batch, work, pending, flush)
+        else:
+            _each(getattr(judge, work.ask), jobs, judge.concurrency, work, pending, flush)
+    finally:
+        if pending:
+            flush()
+        if hasattr(judge, "facts"):
+            with session_scope(engine) as s:
+                note_provenance(s, judge_id, judge.facts())
+    return Judged(name, ds.name, stored, before, total)
+
+
+def _each(ask: Any, jobs: list, concurrency: int, work: Work, pending: list, flush: Any) -> None:  # type: ignore[type-arg]
+    """Ask item by item, ``concurrency`` at once (a served judge), storing as they come."""
+    with ThreadPoolExecutor(concurrency) as pool:
         queue = iter(jobs)
         running: dict[Any, int] = {}
         try:
             while True:
-                while len(running) < judge.concurrency and (job := next(queue, None)):
+                while len(running) < concurrency and (job := next(queue, None)):
                     running[pool.submit(ask, *job[1])] = job[0]
                 if not running:
                     break
@@ -148,12 +167,16 @@ def run(
         finally:
             for future in running:
                 future.cancel()
-            if pending:
-                flush()
-            if hasattr(judge, "facts"):
-                with session_scope(engine) as s:
-                    note_provenance(s, judge_id, judge.facts())
-    return Judged(name, ds.name, stored, before, total)
+
+
+def _in_batches(many: Any, jobs: list, batch: int, work: Work, pending: list, flush: Any) -> None:  # type: ignore[type-arg]
+    """Ask a chunk of several batches a call (sorted by length inside it), storing each."""
+    chunk = batch * BATCHES_PER_STORE
+    for start in range(0, len(jobs), chunk):
+        part = jobs[start : start + chunk]
+        for (key, _), verdict in zip(part, many([args for _, args in part]), strict=True):
+            pending.append(work.row(key, verdict))
+        flush()
 
 
 def _texts(s: Any, response_ids: list[int]) -> list[tuple[int, list[str], str]]:

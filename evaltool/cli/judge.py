@@ -35,7 +35,19 @@ def judge() -> None:
     help="A local folder or hub id laid out as tinkoff-ai/response-quality-classifier.",
 )
 @click.option("--revision", default=None, help="The classifier's hub revision.")
-@click.option("--device", default="auto", show_default=True, help="Where the classifier runs.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Where the classifier runs (auto: cuda when there).",
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Items the classifier scores a forward pass (sorted by length, padded).",
+)
 @click.option(
     "--pairs",
     is_flag=True,
@@ -54,6 +66,7 @@ def judge_run(
     classifier: str | None,
     revision: str | None,
     device: str,
+    batch_size: int,
     pairs: bool,
     dataset: str | None,
     db_url: str | None,
@@ -63,6 +76,8 @@ def judge_run(
     Example: evaltool judge run qwen --endpoint http://127.0.0.1:8000/v1 --model Qwen/Qwen3-8B
 
     Example: evaltool judge run rqc --classifier tinkoff-ai/response-quality-classifier-base
+
+    Example: evaltool judge run rqc --classifier ./rqc --device cuda --batch-size 128
 
     Example: evaltool judge run qwen-pairs --pairs --endpoint http://127.0.0.1:8000/v1 --model M
     """
@@ -81,7 +96,9 @@ def judge_run(
             raise UserError("the model the server serves is needed", field="model")
         made = made_by(endpoint, model, language, max_tokens, concurrency)
     else:
-        made = made_by(classifier, revision, device)
+        if batch_size < 1:
+            raise UserError("must be 1 or more", field="batch-size")
+        made = made_by(classifier, revision, device, batch_size=batch_size)
     progress, close = progress_bar(name, "pair" if pairs else "item")
     try:
         done = judging.run(db.connect(db_url), dataset, made, name, progress=progress, task=task)
@@ -91,6 +108,31 @@ def judge_run(
         f"{done.judge}: {done.judged} items judged now, {done.before} before, "
         f"{done.before + done.judged} of {done.total} in {done.dataset}"
     )
+
+
+@judge.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option(
+    "--model",
+    default="external",
+    show_default=True,
+    help="What made the verdicts (kept with the judge).",
+)
+@dataset_option
+@db_option
+def judge_import(file: str, name: str, model: str, dataset: str | None, db_url: str | None) -> None:
+    """Bring in a judge's verdicts made elsewhere: per item (response_id, or context_id and
+    system) p_sensible and p_specific (specific given sensible), or sensible and specific as
+    yes/no. All or nothing; the judge then works as one run here.
+
+    Example: evaltool judge import verdicts.csv big-bert --model my-org/bert-large-ssa
+    """
+    from evaltool.storage import db
+    from evaltool.storage.imports import import_judge_labels
+
+    done = import_judge_labels(db.connect(db_url), file, name, model, dataset)
+    click.echo(f"{name}: {done.added} verdicts imported, {done.unchanged} already there")
 
 
 @judge.command("calibrate")

@@ -178,12 +178,15 @@ def answer_probability(
 @dataclass
 class ClassifierJudge:
     """A local sequence classifier with the response-quality-classifier's layout: two logits,
-    relevance then specificity, over the last three turns and the reply."""
+    relevance then specificity, over the last three turns and the reply. It scores
+    ``batch_size`` items a forward pass, sorted by length and right-padded with an attention
+    mask, so padding changes nothing but float rounding."""
 
     model: str
     revision: str | None = None
     device: str | None = None
     concurrency: int = 1
+    batch_size: int = 32
 
     def prepare(self) -> None:
         """Load the model and check its layout (two outputs, the response token)."""
@@ -228,13 +231,35 @@ class ClassifierJudge:
 
     def verdict(self, turns: list[str], reply: str) -> Verdict:
         """sigmoid(relevance), sigmoid(specificity) of the card's input."""
+        return self.verdicts([(turns, reply)])[0]
+
+    def verdicts(self, jobs: list[tuple[list[str], str]]) -> list[Verdict]:
+        """The verdicts of many items, in their order, ``batch_size`` at a time."""
+        ids = [self._encode(turns, reply) for turns, reply in jobs]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out: list[Verdict] = [None] * len(ids)  # type: ignore[list-item]
+        for start in range(0, len(order), max(1, self.batch_size)):
+            part = order[start : start + max(1, self.batch_size)]
+            for i, probs in zip(part, self._forward([ids[i] for i in part]), strict=True):
+                out[i] = Verdict(probs[0], probs[1], f"{probs[0]:.4f} {probs[1]:.4f}")
+        return out
+
+    def _encode(self, turns: list[str], reply: str) -> list[int]:
         text = "[CLS]" + "[SEP]".join(turns[-3:]) + "[RESPONSE_TOKEN]" + reply
-        inputs = self.tokenizer(
-            text, max_length=128, truncation=True, add_special_tokens=False, return_tensors="pt"
-        ).to(self.device_)
-        with self.torch.inference_mode():
-            probs = self.torch.sigmoid(self.net(**inputs).logits)[0].tolist()
-        return Verdict(float(probs[0]), float(probs[1]), f"{probs[0]:.4f} {probs[1]:.4f}")
+        return self.tokenizer(text, max_length=128, truncation=True, add_special_tokens=False)[
+            "input_ids"
+        ]
+
+    def _forward(self, rows: list[list[int]]) -> list[list[float]]:
+        torch = self.torch
+        width = max(len(r) for r in rows)
+        x = torch.full((len(rows), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, r in enumerate(rows):
+            x[k, : len(r)], mask[k, : len(r)] = torch.tensor(r), 1
+        with torch.inference_mode():
+            logits = self.net(input_ids=x.to(self.device_), attention_mask=mask.to(self.device_))
+            return torch.sigmoid(logits.logits.float()).tolist()
 
 
 PAIR_PROMPT_VERSION = "pair-judge-1"

@@ -1,4 +1,5 @@
-"""Importing responses and labels made elsewhere (another tool, a crowdsourcing platform).
+"""Importing responses, labels and judges' verdicts made elsewhere (another tool, a
+crowdsourcing platform, a judge run on other hardware).
 
 Same rules as the validation-set import: the whole file is checked first, any problem is one
 line naming file, line and field, and nothing is written unless everything is valid.
@@ -16,11 +17,13 @@ from evaltool.errors import UserError
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import created_once, session_scope
 from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
+from evaltool.storage.judging import judge_for, store_judge_labels
 from evaltool.storage.project import recount_pool_later
 from evaltool.storage.schema import (
     NAME_LENGTH,
     Annotator,
     Context,
+    JudgeLabel,
     Label,
     Response,
     System,
@@ -122,26 +125,11 @@ def _parse_labels(
 ) -> tuple[ParsedLabels, int]:
     """Check every row; returns (response, annotator) -> (line, sensible, specific) and how
     many rows said specific without sensible."""
-    contexts = _contexts(s, dataset)
-    systems = dict(s.execute(select(System.name, System.id)).all())
-    rank0 = select(Response.id, Response.context_id, Response.system_id).where(Response.rank == 0)
-    responses = {(c, sy): r for r, c, sy in s.execute(rank0).all()}
+    items = Items(s, path, dataset)
     parsed: ParsedLabels = {}
     coerced = 0
     for rec in records:
-        ctx = _context_id(path, rec, contexts)
-        system = require_str(path, rec, "system").strip()
-        if system not in systems:
-            raise UserError(
-                f"{path}:{rec.line}: unknown system {system!r}; import its responses first",
-                step="import-responses",
-            )
-        response = responses.get((ctx, systems[system]))
-        if response is None:
-            raise UserError(
-                f"{path}:{rec.line}: system {system!r} has no response to "
-                f"context {rec.fields.get('context_id')!r}"
-            )
+        response = items.named(rec)
         annotator = require_str(path, rec, "annotator", max_length=NAME_LENGTH).strip()
         sensible = parse_bool(path, rec, "sensible")
         specific = parse_bool(path, rec, "specific", required=bool(sensible))
@@ -154,6 +142,46 @@ def _parse_labels(
             )
         parsed[key] = (rec.line, bool(sensible), bool(sensible and specific))
     return parsed, coerced
+
+
+class Items:
+    """The dataset's items (rank-0 responses) as a file's rows name them: ``response_id``,
+    or ``context_id`` and ``system``."""
+
+    def __init__(self, s: Session, path: Path, dataset: str | None) -> None:
+        self.path, self.contexts = path, _contexts(s, dataset)
+        self.systems = dict(s.execute(select(System.name, System.id)).all())
+        rank0 = select(Response.id, Response.context_id, Response.system_id).where(
+            Response.rank == 0, Response.context_id.in_(list(self.contexts.values()))
+        )
+        self.responses = {(c, sy): r for r, c, sy in s.execute(rank0).all()}
+        self.ids = set(self.responses.values())
+
+    def named(self, rec: Record) -> int:
+        """The response id a row names, or a one-line error."""
+        path = self.path
+        if rec.fields.get("response_id") not in (None, ""):
+            try:
+                rid = int(rec.fields["response_id"])
+            except (TypeError, ValueError):
+                raise UserError(f"{path}:{rec.line}: 'response_id' must be a number") from None
+            if rid not in self.ids:
+                raise UserError(f"{path}:{rec.line}: no item with response_id {rid} here")
+            return rid
+        ctx = _context_id(path, rec, self.contexts)
+        system = require_str(path, rec, "system").strip()
+        if system not in self.systems:
+            raise UserError(
+                f"{path}:{rec.line}: unknown system {system!r}; import its responses first",
+                step="import-responses",
+            )
+        response = self.responses.get((ctx, self.systems[system]))
+        if response is None:
+            raise UserError(
+                f"{path}:{rec.line}: system {system!r} has no response to "
+                f"context {rec.fields.get('context_id')!r}"
+            )
+        return response
 
 
 def _store_labels(s: Session, path: Path, parsed: ParsedLabels) -> int:
@@ -186,3 +214,63 @@ def _store_labels(s: Session, path: Path, parsed: ParsedLabels) -> int:
     for start in range(0, len(new), INSERT_CHUNK):
         s.execute(insert(Label), new[start : start + INSERT_CHUNK])
     return len(new)
+
+
+def import_judge_labels(
+    engine: Engine, path: str | Path, name: str, model: str, dataset: str | None = None
+) -> Imported:
+    """A judge's verdicts made elsewhere: per item (``response_id``, or ``context_id`` and
+    ``system``) ``p_sensible`` and ``p_specific`` (specific given sensible; blank: not
+    asked), or ``sensible`` and ``specific`` as yes/no. The judge ``name`` (kind
+    ``imported``) is made when new; verdicts already stored identically are skipped."""
+    path = Path(path)
+    records = read_records(path)
+    name = check_name("judge", name, field="name")
+    with created_once(f"judge {name!r}"), session_scope(engine) as s:
+        items = Items(s, path, dataset)
+        parsed: dict[int, tuple[int, float, float | None]] = {}
+        for rec in records:
+            rid = items.named(rec)
+            if rid in parsed:
+                raise UserError(f"{path}:{rec.line}: item listed twice (line {parsed[rid][0]})")
+            parsed[rid] = (rec.line, *_verdict(path, rec))
+        spec = {"name": name, "kind": "imported", "model": model, "revision": None}
+        spec |= {"prompt_version": None, "settings": {}, "provenance": {"file": path.name}}
+        judge = judge_for(s, spec)
+        have = select(JudgeLabel.response_id, JudgeLabel.p_sensible, JudgeLabel.p_specific)
+        stored = {
+            r: (ps, pp) for r, ps, pp in s.execute(have.where(JudgeLabel.judge_id == judge.id))
+        }
+        new = []
+        for rid, (line, ps, pp) in parsed.items():
+            if rid not in stored:
+                new.append({"response_id": rid, "p_sensible": ps, "p_specific": pp, "raw": None})
+            elif stored[rid] != (ps, pp):
+                raise UserError(f"{path}:{line}: judge {name!r} already has another verdict here")
+        store_judge_labels(s, judge.id, new)
+    return Imported(len(new), len(parsed) - len(new))
+
+
+def _verdict(path: Path, rec: Record) -> tuple[float, float | None]:
+    """(p_sensible, p_specific) of a row: probabilities, or yes/no as 1 and 0."""
+    if rec.fields.get("p_sensible") in (None, ""):
+        if rec.fields.get("sensible") in (None, ""):
+            raise UserError(f"{path}:{rec.line}: give 'p_sensible' (0 to 1) or 'sensible'")
+        specific = parse_bool(path, rec, "specific", required=False)
+        sensible = float(bool(parse_bool(path, rec, "sensible")))
+        return sensible, None if specific is None else float(specific)
+    return _probability(path, rec, "p_sensible"), (
+        None
+        if rec.fields.get("p_specific") in (None, "")
+        else _probability(path, rec, "p_specific")
+    )
+
+
+def _probability(path: Path, rec: Record, field: str) -> float:
+    try:
+        value = float(rec.fields[field])  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise UserError(f"{path}:{rec.line}: '{field}' must be a number from 0 to 1")
+    return value

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from evaltool.storage.schema.base import NAME_LENGTH, Base, utcnow
 
-JUDGE_KINDS = ("llm", "classifier")
+JUDGE_KINDS = ("llm", "classifier", "imported")
 
 
 class Judge(Base):
