@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from evaltool.storage.schema import (
     Study,
     TrainingAnswer,
     chosen,
+    shown,
     utcnow,
 )
 
@@ -202,12 +203,17 @@ def _next(s: Session, me: Annotator, rng: random.Random) -> View:
     return View("task", task=kind.show(s, lease), extra=extra, **base)
 
 
-def _trained(s: Session, me: Annotator) -> int:
-    """Qualification answers given, on SSA items and pairs."""
-    return sum(
-        s.scalar(select(func.count(t.id)).where(t.annotator_id == me.id)) or 0
+def _training_answers(s: Session, me: Annotator) -> list[bool]:
+    """Whether each qualification answer given (on SSA items and pairs) was right."""
+    return [
+        right
         for t in (TrainingAnswer, PairTrainingAnswer)
-    )
+        for right in s.scalars(select(t.correct).where(t.annotator_id == me.id))
+    ]
+
+
+def _trained(s: Session, me: Annotator) -> int:
+    return len(_training_answers(s, me))
 
 
 def _train(s: Session, me: Annotator, gold: GoldItem, sensible: bool, specific: bool) -> View:
@@ -237,8 +243,7 @@ def _train_pair(s: Session, me: Annotator, item: PairItem, side: str) -> View:
         raise UserError("this item was not given to you; reload the page")
     right = chosen(side, item.a_left) == item.expected
     s.add(PairTrainingAnswer(annotator_id=me.id, pair_id=item.id, side=side, correct=right))
-    better = {"a": "left" if item.a_left else "right", "b": "right" if item.a_left else "left"}
-    expected = better.get(item.expected or "", "tie")
+    expected = shown(item.expected or "tie", item.a_left)
     return _feedback(s, me, lease, right, {"side": expected, "explanation": item.explanation})
 
 
@@ -259,11 +264,7 @@ def _feedback(s: Session, me: Annotator, lease: Any, right: bool, shown: dict[st
 
 def _judge(s: Session, me: Annotator, study: Study) -> None:
     """Pass or fail the worker on their qualification answers."""
-    answers = [
-        right
-        for t in (TrainingAnswer, PairTrainingAnswer)
-        for right in s.scalars(select(t.correct).where(t.annotator_id == me.id))
-    ]
+    answers = _training_answers(s, me)
     share = sum(answers) / len(answers) if answers else 1.0
     me.qualification = "passed" if share >= study.pass_mark else "failed"
     s.flush()

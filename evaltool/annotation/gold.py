@@ -98,12 +98,18 @@ def _response_of(s: Session, path: Path, rec: Record) -> int:
 def _gold_row(path: Path, rec: Record) -> GoldRow:
     sensible = bool(parse_bool(path, rec, "sensible"))
     specific = parse_bool(path, rec, "specific", required=False)
+    expected = None if specific is None else bool(sensible and specific)
+    return GoldRow(rec.line, sensible, expected, *teaching(path, rec))
+
+
+def teaching(path: Path, rec: Record) -> tuple[bool, str | None]:
+    """A gold row's ``training`` (yes: a qualification item) and ``explanation`` (shown
+    after the answer), for gold items and gold pairs alike."""
     training = bool(parse_bool(path, rec, "training", required=False))
     explanation = rec.fields.get("explanation")
     if explanation is not None and not isinstance(explanation, str):
         raise UserError(f"{path}:{rec.line}: 'explanation' must be text")
-    expected = None if specific is None else bool(sensible and specific)
-    return GoldRow(rec.line, sensible, expected, training, (explanation or "").strip() or None)
+    return training, (explanation or "").strip() or None
 
 
 def is_correct(sensible: Any, specific: Any, gold_sensible: Any, gold_specific: Any) -> Any:

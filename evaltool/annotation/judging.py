@@ -55,6 +55,7 @@ class Work:
 
     todo: Callable[[Any, int, int], tuple[list[tuple[int, tuple[Any, ...]]], int, int]]
     ask: str
+    ask_many: str | None  # the method that takes a batch, where a judge may have one
     row: Callable[[int, Any], dict[str, Any]]
     store: Callable[[Any, int, list[dict[str, Any]]], int]
 
@@ -81,6 +82,7 @@ WORK = {
     "ssa": Work(
         _ssa_todo,
         "verdict",
+        "verdicts",
         lambda rid, v: {
             "response_id": rid, "p_sensible": v.p_sensible, "p_specific": v.p_specific,
             "raw": v.raw,
@@ -90,6 +92,7 @@ WORK = {
     "pairs": Work(
         _pair_todo,
         "compare",
+        None,
         lambda pid, v: {
             "pair_id": pid, "first": v.first, "second": v.second, "winner": v.winner,
             "raw": v.raw,
@@ -133,7 +136,7 @@ def run(
 
     try:
         batch = getattr(judge, "batch_size", 1)
-        many = getattr(judge, f"{work.ask}s", None)
+        many = getattr(judge, work.ask_many, None) if work.ask_many else None
         if many is not None and batch > 1:
             _in_batches(many, jobs, batch, work, pending, flush)
         else:

@@ -21,11 +21,12 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from evaltool.annotation.gold import teaching
 from evaltool.errors import UserError
 from evaltool.storage.chats import get_campaign
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
-from evaltool.storage.fileio import Record, parse_bool, read_records, require_str
+from evaltool.storage.fileio import Record, read_records, require_str
 from evaltool.storage.schema import (
     DRAW_KEYS,
     Chat,
@@ -171,11 +172,7 @@ def import_gold_pairs(
             else:
                 updated += 1
             item.expected, item.open = ("a" if better == item.system_a else "b"), False
-            item.training = bool(parse_bool(path, rec, "training", required=False))
-            explanation = rec.fields.get("explanation")
-            if explanation is not None and not isinstance(explanation, str):
-                raise UserError(f"{path}:{rec.line}: 'explanation' must be text")
-            item.explanation = (explanation or "").strip() or None
+            item.training, item.explanation = teaching(path, rec)
     return added, updated
 
 

@@ -96,7 +96,7 @@ def create_study(
 ) -> Study:
     """Register a study; its link is ``study_link``. With ``chat`` (a chat campaign) its
     workers chat, ``items_per_worker`` chats each, instead of labelling; ``task`` pairs: its
-    workers answer pair items (training pairs: ``evaltool pairs gold --training``)."""
+    workers answer pair items (training pairs: ``evaltool gold import --pairs``)."""
     name = check_name("study", name)
     checks = [
         ("platform", platform in PLATFORMS, f"use {', '.join(PLATFORMS)}"),

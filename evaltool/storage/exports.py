@@ -16,7 +16,7 @@ from evaltool.errors import UserError
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
 from evaltool.storage.labels import label_frame, pair_label_frame
-from evaltool.storage.schema import ChatTurn, Context, PairItem, Response, System, chosen
+from evaltool.storage.schema import ChatTurn, Context, PairItem, Response, System, chosen, shown
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXPORTED_LABEL_COLUMNS = [
@@ -87,7 +87,7 @@ def pairs_export(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
                 "response_b": texts[(item.id, "b")],
                 "winner": WINNER[chosen(r.side, r.a_left)],
                 "judge": r.annotator,
-                "model_a_side": "left" if r.a_left else "right",
+                "model_a_side": shown("a", r.a_left),
                 "reason": r.reason,
                 "seconds": r.seconds,
                 "source": r.source,

@@ -61,6 +61,7 @@ from evaltool.storage.schema.pairs import (
     PairLabel,
     PairTrainingAnswer,
     chosen,
+    shown,
 )
 
 __all__ = [
@@ -109,5 +110,6 @@ __all__ = [
     "check_name",
     "chosen",
     "draw_key",
+    "shown",
     "utcnow",
 ]

@@ -149,3 +149,14 @@ def chosen(side: str, a_left: bool) -> str:
     if side == "tie":
         return "tie"
     return "a" if (side == "left") == a_left else "b"
+
+
+def shown(system: str, a_left: bool) -> str:
+    """The side system ``a`` or ``b`` is shown on (``tie`` stays): ``chosen``'s inverse.
+
+    >>> shown("a", False), chosen(shown("b", True), True)
+    ('right', 'b')
+    """
+    if system == "tie":
+        return "tie"
+    return "left" if (system == "a") == a_left else "right"
