@@ -60,9 +60,9 @@ def judge_everything(engine, noise: float, seed: int = 0, skip: int = 0) -> None
         store_judge_labels(s, judge.id, rows[skip:])
 
 
-def label_what_people_get(engine) -> list[int]:  # type: ignore[no-untyped-def]
+def label_what_people_get(engine, name: str = "r") -> list[int]:  # type: ignore[no-untyped-def]
     """One rater labels every item the pool offers, truthfully; the response ids."""
-    token = accounts.add_annotator(engine, "r")
+    token = accounts.add_annotator(engine, name)
     flow.mark_instructions_seen(engine, token)
     with db.session_scope(engine, readonly=True) as s:
         text = dict(s.execute(select(Response.id, Response.text)).all())

@@ -1,13 +1,15 @@
-"""The human share of a judged campaign: a uniformly random, seeded and recorded set of a
-dataset's contexts whose items people label (every system's item on each drawn context, so
-that systems can be compared pair by pair). A judge labels every item; the pool offers people
-only the drawn contexts' items (``pool.for_people``); the report combines the two
-(``reporting.judged``).
+"""The human share of a judged campaign: a seeded and recorded random set of a dataset's
+contexts whose items people label (every system's item on each drawn context, so that systems
+can be compared pair by pair). A judge labels every item; the pool offers people only the
+drawn contexts' items (``pool.for_people``); the report combines the two
+(``reporting.judged``). The draw is uniform (``draw``) or active (``draw_active``: each
+context with its own chance, set by ``reporting.active`` from the judge's uncertainty).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
@@ -59,6 +61,33 @@ def draw(
         replace_draw(s, ds.id, seed, share, contexts, sorted(int(c) for c in chosen))
         pool.recount(s, load_settings(s), utcnow())
         return Drawn(ds.name, want, len(ids), seed, _labels_outside(s, ds.id))
+
+
+def draw_active(
+    db: str | Engine | None,
+    dataset: str | None,
+    chances: dict[int, float],
+    pilot: set[int],
+    share: float,
+    seed: int,
+    about: dict[str, Any],
+) -> Drawn:
+    """Draw each context not in the ``pilot`` (kept, already drawn uniformly) with its chance
+    given the pilot's: (chance - pilot share) / (1 - pilot share), one Bernoulli draw each
+    from numpy's ``default_rng(seed).random`` over the context ids in order. Records every
+    chance and ``about`` (judge_id, floor, pilot) in place of the earlier draw."""
+    with session_scope(as_engine(db)) as s:
+        ds = resolve_dataset(s, dataset)
+        ids = sorted(chances)
+        base = len(pilot) / len(ids)
+        others = [c for c in ids if c not in pilot]
+        second = np.array([(chances[c] - base) / (1 - base) for c in others])
+        hits = np.random.default_rng(seed).random(len(others)) < second
+        chosen = sorted(pilot | {c for c, hit in zip(others, hits, strict=True) if hit})
+        record = {**about, "chances": chances}
+        replace_draw(s, ds.id, seed, share, None, chosen, active=record)
+        pool.recount(s, load_settings(s), utcnow())
+        return Drawn(ds.name, len(chosen), len(ids), seed, _labels_outside(s, ds.id))
 
 
 def check(share: float | None, contexts: int | None) -> None:

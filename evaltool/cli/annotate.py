@@ -7,10 +7,12 @@ import copy
 import os
 import sys
 from importlib import resources
+from typing import Any
 
 import click
 
 from evaltool.cli.common import dataset_option, db_option, link_options
+from evaltool.errors import UserError
 from evaltool.storage.schema.base import TASK_KINDS
 
 
@@ -106,6 +108,27 @@ def annotate(host: str, port: int, bot_timeout: float, db_url: str | None) -> No
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the human share.")
 @click.option(
+    "--active",
+    is_flag=True,
+    help="Draw the human share actively: each context's chance from the judge's uncertainty "
+    "on its items (expected share --human-share), keeping a uniform share drawn before as "
+    "the pilot.",
+)
+@click.option(
+    "--judge",
+    "judge_name",
+    default=None,
+    metavar="NAME",
+    help="With --active: the judge whose labels set the chances [the only judge].",
+)
+@click.option(
+    "--floor",
+    type=float,
+    default=None,
+    help="With --active: the uniform part of each chance, in (0, 1] (1: uniform) [chosen on "
+    "the pilot's labels; 0.5 without a pilot].",
+)
+@click.option(
     "--task",
     type=click.Choice(TASK_KINDS),
     default=None,
@@ -132,6 +155,9 @@ def collection(
     human_share: float | None,
     human_contexts: int | None,
     seed: int,
+    active: bool,
+    judge_name: str | None,
+    floor: float | None,
     task: str | None,
     pair_question: str | None,
     dataset: str | None,
@@ -143,6 +169,8 @@ def collection(
     Example: evaltool collection --overlap 3 --gold-rate 0.1 --adaptive
 
     Example: evaltool collection --human-share 0.1 --seed 7
+
+    Example: evaltool collection --human-share 0.1 --active --judge bert --seed 7
 
     Example: evaltool collection --task pairs --overlap 3
     """
@@ -157,6 +185,7 @@ def collection(
         from evaltool.annotation import human_share as sharing
 
         sharing.check(human_share, human_contexts)
+    design = _active_design(engine, dataset, human_share, active, judge_name, floor)
     with db.session_scope(engine) as s:
         new = save_settings(
             s,
@@ -177,7 +206,19 @@ def collection(
         f"gold items, flagged annotators {'stopped' if new.stop_flagged else 'kept'}, "
         f"{'adaptive' if new.adaptive else 'fixed'} overlap, task {new.task}"
     )
-    if sharing is not None:
+    if design is not None:
+        assert sharing is not None and human_share is not None
+        about = {"judge_id": design.judge_id, "floor": design.floor, "pilot": len(design.pilot)}
+        got = sharing.draw_active(
+            engine, dataset, design.chances, design.pilot, human_share, seed, about
+        )
+        click.echo(
+            f"{got.dataset}: people label {got.contexts} of {got.of} contexts, drawn actively "
+            f"(expected {human_share * got.of:.0f}, seed {got.seed}; floor {design.floor:g}, "
+            f"{FLOOR_FROM[design.floor_from].format(n=design.pilot_labelled)}; "
+            f"{len(design.pilot)} pilot contexts kept); the rest are the judge's"
+        )
+    elif sharing is not None:
         got = sharing.draw(engine, dataset, human_share, human_contexts, seed)
         click.echo(
             f"{got.dataset}: people label {got.contexts} of {got.of} contexts (seed {got.seed}); "
@@ -193,6 +234,34 @@ def collection(
     total = sum(done + short for _, _, done, short in counts.labels_by_system)
     short = sum(s for *_, s in counts.labels_by_system)
     click.echo(f"{total} items (rank 0) in the pool, {short} still need labels")
+
+
+FLOOR_FROM = {
+    "given": "as given",
+    "pilot": "chosen on {n} labelled pilot contexts",
+    "default": "the default: no labelled pilot to choose it on",
+}
+
+
+def _active_design(
+    engine: Any,
+    dataset: str | None,
+    share: float | None,
+    active: bool,
+    judge_name: str | None,
+    floor: float | None,
+) -> Any:
+    """The active draw's design (``reporting.design``), or None for a uniform one; checked
+    before anything is saved."""
+    if not active:
+        if judge_name is not None or floor is not None:
+            raise UserError("--judge and --floor go with --active", field="active")
+        return None
+    if share is None:
+        raise UserError("--active needs --human-share P, the expected share", field="active")
+    from evaltool.reporting.design import active_design, only_judge
+
+    return active_design(engine, dataset, judge_name or only_judge(engine), share, floor)
 
 
 # The old name, kept for scripts: the same command, not listed in --help.

@@ -73,6 +73,18 @@ from evaltool.errors import UserError
     show_default=True,
     help="With --judge-rho: the variance of an item's SSA (0.25 at most).",
 )
+@click.option(
+    "--active",
+    is_flag=True,
+    help="With --judge: also plan an active share (collection --active), its chances from "
+    "the judge's uncertainty on the dataset's items.",
+)
+@click.option(
+    "--floor",
+    type=float,
+    default=None,
+    help="With --active: the uniform part of each chance [0.5].",
+)
 @dataset_option
 @db_option
 def plan(
@@ -85,6 +97,8 @@ def plan(
     width: float,
     judged_items: int,
     variance: float,
+    active: bool,
+    floor: float | None,
     dataset: str | None,
     db_url: str | None,
     **given: Any,
@@ -95,7 +109,10 @@ def plan(
     Example: evaltool plan --difference 0.05 --raters 3
 
     Example: evaltool plan --judge-rho 0.7 --width 0.1 --judged-items 1477
+
+    Example: evaltool plan --judge bert --width 0.1 --active
     """
+    ratio = _active_ratio(db_url, dataset, judge_name, floor) if active else None
     if judge_name is not None:
         from evaltool.reporting.calibration import pilot_correlation
         from evaltool.storage import db
@@ -105,7 +122,8 @@ def plan(
             f"from the pilot: {judge_name} correlates {judge_rho:.2f} with people ({n} items)"
         )
     if judge_rho is not None:
-        return _judged(max(judge_rho, 0.0), width, judged_items, variance, given["confidence"])
+        rho = max(judge_rho, 0.0)
+        return _judged(rho, width, judged_items, variance, given["confidence"], ratio)
     from evaltool.reporting.planning import PlanSettings, from_labels
     from evaltool.reporting.planning import plan as make_plan
 
@@ -149,8 +167,36 @@ def plan(
         click.echo(json_out)
 
 
-def _judged(rho: float, width: float, judged: int, variance: float, confidence: float) -> None:
-    """People's items for an SSA interval of ``width``, alone and beside a judge."""
+def _active_ratio(
+    db_url: str | None, dataset: str | None, judge_name: str | None, floor: float | None
+) -> tuple[float, float, int]:
+    """(label ratio, floor, items judged) of an active share, from the judge's labels."""
+    from evaltool.reporting.active import DEFAULT_FLOOR
+    from evaltool.reporting.design import planned_ratio
+    from evaltool.storage import db
+
+    if judge_name is None:
+        raise UserError(
+            "--active needs --judge NAME: its labels give each context's uncertainty",
+            field="active",
+        )
+    floor = DEFAULT_FLOOR if floor is None else floor
+    if not 0 < floor <= 1:
+        raise UserError(f"{floor:g} is not a floor; use a number above 0, at most 1", field="floor")
+    ratio, items = planned_ratio(db.connect(db_url), dataset, judge_name, floor)
+    return ratio, floor, items
+
+
+def _judged(
+    rho: float,
+    width: float,
+    judged: int,
+    variance: float,
+    confidence: float,
+    active: tuple[float, float, int] | None = None,
+) -> None:
+    """People's items for an SSA interval of ``width``, alone and beside a judge (and drawn
+    actively)."""
     from evaltool.reporting.ppi import labels_for_width
 
     if not 0 <= rho < 1 or not 0 < width < 1 or judged < 1 or not 0 < variance <= 0.25:
@@ -173,3 +219,10 @@ def _judged(rho: float, width: float, judged: int, variance: float, confidence: 
             f"  with a judge of correlation {rho:g} on {judged} items: {math.ceil(with_judge)} "
             f"items per system ({saved:.0%} fewer)"
         )
+        if active is not None:
+            ratio, floor, items = active
+            click.echo(
+                f"  drawn actively (floor {floor:g}; the judge's uncertainty on {items} items, "
+                f"taken as calibrated): {math.ceil(with_judge * ratio)} items per system "
+                f"({1 - ratio:.0%} fewer than the uniform share)"
+            )

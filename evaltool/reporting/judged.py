@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from evaltool.reporting import ppi
+from evaltool.reporting import active, ppi
 from evaltool.reporting.tables import order_pairs
 from evaltool.storage.contexts import resolve_dataset
 from evaltool.storage.db import session_scope
-from evaltool.storage.judging import draw_of, get_judge, items, judge_frame
+from evaltool.storage.judging import chances_of, draw_of, get_judge, items, judge_frame
+from evaltool.storage.schema import Judge
 
 METRICS = ("sensibleness", "specificity", "ssa")
 RATES = ("sensibleness", "specificity")  # 0/1 per item: score intervals
@@ -51,6 +52,8 @@ def build(
         population = items(s, ds.id)
         said = judge_frame(s, judge.id, ds.id)
         draw, drawn = draw_of(s, ds.id)
+        share = None if draw is None else _share_record(s, draw)
+        chances = chances_of(s, draw.id) if share and share["design"] == "active" else None
         about = {
             "name": judge.name,
             "kind": judge.kind,
@@ -64,11 +67,12 @@ def build(
             },
         }
     frame = item_frame(population, said, voted, drawn)
+    if chances is not None:
+        frame["chance"] = frame["context_id"].map(chances)
     section: dict[str, Any] = {
         "judge": about,
-        "human_share": None
-        if draw is None
-        else {"seed": draw.seed, "share": draw.share, "contexts": draw.contexts},
+        "human_share": share,
+        "estimator": "ipw-ppi++" if chances is not None else "ppi++",
         "agreement": _agreement(frame, about["thresholds"]),
         "refused": _refusal(frame, draw is not None, ds.name),
         "systems": [],
@@ -89,6 +93,20 @@ def build(
                 }
             )
     return section
+
+
+def _share_record(s: Any, draw: Any) -> dict[str, Any]:
+    """How the human share was drawn, for report.json."""
+    judge = s.get(Judge, draw.judge_id) if draw.judge_id is not None else None
+    return {
+        "design": draw.design,
+        "seed": draw.seed,
+        "share": draw.share,
+        "contexts": draw.contexts,
+        "judge": judge.name if judge is not None else None,
+        "floor": draw.floor,
+        "pilot": draw.pilot,
+    }
 
 
 def item_frame(
@@ -117,6 +135,12 @@ def _refusal(frame: pd.DataFrame, has_draw: bool, dataset: str) -> str | None:
         return (
             f"people's labels on {dataset!r} are not a random share (none was drawn before they "
             "labelled: draw the human share first), so judge and people cannot be combined"
+        )
+    if "chance" in frame and frame["chance"].isna().any():
+        late = int(frame["chance"].isna().sum())
+        return (
+            f"{late} items are on contexts the active draw gave no chance (added after it); "
+            "draw the human share again"
         )
     unjudged = int(frame["p_sensible"].isna().sum())
     if unjudged:
@@ -170,6 +194,8 @@ def correlation(y: np.ndarray, yhat: np.ndarray) -> float | None:
 
 
 def _metric(share: pd.DataFrame, rest: pd.DataFrame, m: str, confidence: float) -> dict[str, Any]:
+    if "chance" in share:
+        return _metric_active(pd.concat([share, rest]), m, confidence)
     y, yhat = share[m].to_numpy(float), share[f"hat_{m}"].to_numpy(float)
     unlabelled = rest[f"hat_{m}"].to_numpy(float)
     if m in RATES:
@@ -187,12 +213,56 @@ def _metric(share: pd.DataFrame, rest: pd.DataFrame, m: str, confidence: float) 
     }
 
 
+def _metric_active(own: pd.DataFrame, m: str, confidence: float) -> dict[str, Any]:
+    """A system's estimate under an active share: inverse-probability-weighted PPI++ with a
+    score interval, and people's labels alone weighted the same way (the judge's weight 0)."""
+    labelled = (own["drawn"] & own[m].notna()).to_numpy()
+    args = (own[m].to_numpy(float), own[f"hat_{m}"].to_numpy(float), own["chance"].to_numpy(float))
+    halves = m not in RATES
+    est, low, high, _, lam = active.ipw_score(*args, labelled, confidence, halves=halves)
+    h_est, h_low, h_high, _, _ = active.ipw_score(*args, labelled, confidence, 0.0, halves)
+    return {
+        **_interval(float(est), float(low), float(high)),
+        "lam": float(lam),
+        "width": float(high - low),
+        "human_only": _interval(float(h_est), float(h_low), float(h_high)),
+        "human_only_width": float(h_high - h_low),
+    }
+
+
+def _paired_active(both: pd.DataFrame, confidence: float) -> dict[str, Any]:
+    """The SSA difference under an active share (``active.ipw_difference``)."""
+    labelled = (both["drawn"] & both["ssa_a"].notna() & both["ssa_b"].notna()).to_numpy()
+    if labelled.sum() < 2:
+        return {"ssa": None}
+    a = (both["ssa_a"].to_numpy(float), both["hat_ssa_a"].to_numpy(float))
+    b = (both["ssa_b"].to_numpy(float), both["hat_ssa_b"].to_numpy(float))
+    pi = both["chance"].to_numpy(float)
+    est, low, high = active.ipw_difference(a, b, pi, labelled, confidence)
+    h_est, h_low, h_high = active.ipw_difference(a, b, pi, labelled, confidence, lam=0.0)
+    return {
+        "ssa": {
+            "difference": float(est),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "human_only": {
+                "difference": float(h_est),
+                "ci_low": float(h_low),
+                "ci_high": float(h_high),
+            },
+        }
+    }
+
+
 def _paired(frame: pd.DataFrame, a: int, b: int, confidence: float) -> dict[str, Any]:
     """SSA difference a minus b over the contexts both answered, judge-assisted and human-only."""
-    cols = ["context_id", "drawn", "ssa", "hat_ssa"]
+    cols = ["context_id", "drawn", "ssa", "hat_ssa"] + (["chance"] if "chance" in frame else [])
+    keys = [c for c in ("context_id", "drawn", "chance") if c in cols]
     both = frame[frame["system_id"] == a][cols].merge(
-        frame[frame["system_id"] == b][cols], on=["context_id", "drawn"], suffixes=("_a", "_b")
+        frame[frame["system_id"] == b][cols], on=keys, suffixes=("_a", "_b")
     )
+    if "chance" in both:
+        return _paired_active(both, confidence)
     d = (both["ssa_a"] - both["ssa_b"]).to_numpy(float)
     d_hat = (both["hat_ssa_a"] - both["hat_ssa_b"]).to_numpy(float)
     labelled = both["drawn"].to_numpy() & ~np.isnan(d)
@@ -276,78 +346,3 @@ def agreement_of(people: np.ndarray, judge: np.ndarray) -> dict[str, Any]:
     expected = (np.mean(people) * np.mean(judge)) + (np.mean(~people) * np.mean(~judge))
     kappa = None if expected == 1 else float((observed - expected) / (1 - expected))
     return {"items": n, "accuracy": observed, "kappa": kappa, "confusion": table}
-
-
-def markdown(section: dict[str, Any], confidence: float) -> list[str]:
-    """The judge-assisted section of report.md."""
-    judge = section["judge"]
-    out = ["", f"## Judge-assisted SSA ({judge['name']}: {judge['kind']}, {judge['model']})", ""]
-    share = section["human_share"]
-    if share is not None:
-        out.append(
-            f"People labelled the items of {share['contexts']} contexts drawn at random "
-            f"(seed {share['seed']}); the judge labelled every item. Estimates are PPI++ "
-            f"(prediction-powered, {confidence:.0%} intervals), valid whatever the judge's bias."
-        )
-    out.append(
-        "Gold items are checks on people, not items of a system: never drawn, never judged. "
-        "With adaptive overlap an item's vote counts once it is decided, as above."
-    )
-    if section["refused"] is not None:
-        out += ["", f"**Judge-assisted estimates refused:** {section['refused']}."]
-    else:
-        out += [
-            "",
-            "| system | items | people's items (labels) | sensibleness | specificity | SSA "
-            "| SSA, people alone | labels people alone would need |",
-            "|---|---:|---:|---|---|---|---|---:|",
-        ]
-        for s in section["systems"]:
-            if "ssa" not in s:
-                continue
-            cells = [_cell(s[m]) for m in METRICS]
-            out.append(
-                f"| {s['name']} | {s['items']} | {s['human_items']} ({s['human_labels']}) | "
-                f"{' | '.join(cells)} | {_cell(s['ssa']['human_only'])} | "
-                f"{s['human_labels_without_judge']} |"
-            )
-        for c in section["comparisons"]:
-            d = c["ssa"]
-            if d is None:
-                continue
-            h = d["human_only"]
-            out.append(
-                f"- **{c['a']} minus {c['b']}**: SSA {d['difference']:+.3f} "
-                f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]; people alone {h['difference']:+.3f} "
-                f"[{h['ci_low']:+.3f}, {h['ci_high']:+.3f}]"
-            )
-    out += ["", "Judge and people agree (items with both):", ""]
-    for question, a in section["agreement"].items():
-        if a["accuracy"] is None:
-            out.append(f"- {question}: no items with both yet")
-            continue
-        kappa = "n/a" if a["kappa"] is None else f"{a['kappa']:.2f}"
-        (tn, fp), (fn, tp) = a["confusion"]
-        out.append(
-            f"- {question}: accuracy {a['accuracy']:.3f}, Cohen's kappa {kappa} on {a['items']} "
-            f"items (people yes, judge yes {tp}; yes, no {fn}; no, yes {fp}; no, no {tn})"
-        )
-    for s in section["systems"]:
-        if "ssa" in s["bias"]:
-            b, r = s["bias"]["ssa"], s["correlation"]
-            out.append(
-                f"- judge bias on {s['name']} (SSA, judge minus people): {b['estimate']:+.3f} "
-                f"[{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]; correlation with people's item SSA "
-                f"{'n/a' if r is None else f'{r:.2f}'} (what planning takes)"
-            )
-    for name in section["bias_flags"]:
-        out.append(
-            f"- **{name}: the judge's bias differs from the other systems'** (it may favour "
-            "or disfavour this model; the estimates stay valid, the judge's table alone "
-            "would not be)"
-        )
-    return out
-
-
-def _cell(m: dict[str, Any]) -> str:
-    return f"{m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"

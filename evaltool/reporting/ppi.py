@@ -117,10 +117,10 @@ def ppi_rate(
         return (estimate - t) ** 2 > z2 * (judged + people / n)
 
     centre = np.clip(estimate, 0.0, 1.0)
-    return estimate, _bound(outside, centre, 0.0), _bound(outside, centre, 1.0), lam_
+    return estimate, score_bound(outside, centre, 0.0), score_bound(outside, centre, 1.0), lam_
 
 
-def _bound(outside, centre: np.ndarray, edge: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+def score_bound(outside, centre: np.ndarray, edge: float) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The kept rate furthest from ``centre`` toward ``edge`` (bisection, to 1e-12)."""
     edge_ = np.full_like(centre, edge)
     kept, out = centre.copy(), edge_.copy()

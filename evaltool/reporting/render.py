@@ -114,9 +114,9 @@ def markdown(report: dict[str, Any]) -> str:
     out += comps or ["- Fewer than two systems."]
     out += _agreement_section(report["agreement"])
     if report.get("judged"):
-        from evaltool.reporting import judged
+        from evaltool.reporting import judged_text
 
-        out += judged.markdown(report["judged"], confidence)
+        out += judged_text.markdown(report["judged"], confidence)
     if report.get("pairwise"):
         from evaltool.reporting import sidebyside
 

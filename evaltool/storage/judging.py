@@ -18,6 +18,7 @@ from evaltool.storage.schema import (
     Context,
     GoldItem,
     HumanDraw,
+    HumanDrawChance,
     HumanDrawContext,
     Judge,
     JudgeLabel,
@@ -140,6 +141,14 @@ def draw_of(s: Session, dataset_id: int) -> tuple[HumanDraw | None, set[int]]:
     return draw, set(s.scalars(chosen))
 
 
+def chances_of(s: Session, draw_id: int) -> dict[int, float]:
+    """Each context's chance of going to people in an active draw (empty for a uniform one)."""
+    query = select(HumanDrawChance.context_id, HumanDrawChance.chance).where(
+        HumanDrawChance.draw_id == draw_id
+    )
+    return dict(s.execute(query).all())
+
+
 def replace_draw(
     s: Session,
     dataset_id: int,
@@ -147,19 +156,34 @@ def replace_draw(
     share: float | None,
     count: int | None,
     chosen: list[int],
+    active: dict[str, Any] | None = None,
 ) -> HumanDraw:
-    """Record a new human share for the dataset, in place of the old one."""
+    """Record a new human share for the dataset, in place of the old one. ``active`` (judge_id,
+    floor, pilot, chances: context id to chance) marks an active draw."""
     old = s.scalars(select(HumanDraw.id).where(HumanDraw.dataset_id == dataset_id)).first()
     if old is not None:
+        s.execute(delete(HumanDrawChance).where(HumanDrawChance.draw_id == old))
         s.execute(delete(HumanDrawContext).where(HumanDrawContext.draw_id == old))
         s.execute(delete(HumanDraw).where(HumanDraw.id == old))
+    about = {} if active is None else {k: active[k] for k in ("judge_id", "floor", "pilot")}
     draw = HumanDraw(
-        dataset_id=dataset_id, seed=seed, share=share, count=count, contexts=len(chosen)
+        dataset_id=dataset_id,
+        seed=seed,
+        share=share,
+        count=count,
+        contexts=len(chosen),
+        design="uniform" if active is None else "active",
+        **about,
     )
     s.add(draw)
     s.flush()
     if chosen:
         s.execute(insert(HumanDrawContext), [{"context_id": c, "draw_id": draw.id} for c in chosen])
+    if active is not None:
+        rows = [
+            {"draw_id": draw.id, "context_id": c, "chance": p} for c, p in active["chances"].items()
+        ]
+        s.execute(insert(HumanDrawChance), rows)
     return draw
 
 

@@ -46,8 +46,10 @@ from evaltool.storage.schema.core import (
     TrainingAnswer,
 )
 from evaltool.storage.schema.judge import (
+    DRAW_DESIGNS,
     JUDGE_KINDS,
     HumanDraw,
+    HumanDrawChance,
     HumanDrawContext,
     Judge,
     JudgeLabel,
@@ -66,6 +68,7 @@ from evaltool.storage.schema.pairs import (
 
 __all__ = [
     "CHAT_STATES",
+    "DRAW_DESIGNS",
     "DRAW_KEYS",
     "JUDGE_KINDS",
     "LEASE_STATES",
@@ -91,6 +94,7 @@ __all__ = [
     "Dataset",
     "GoldItem",
     "HumanDraw",
+    "HumanDrawChance",
     "HumanDrawContext",
     "Judge",
     "JudgeLabel",

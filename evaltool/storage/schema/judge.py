@@ -57,10 +57,14 @@ class JudgeLabel(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+DRAW_DESIGNS = ("uniform", "active")
+
+
 class HumanDraw(Base):
     """The random share of a dataset's contexts whose items people label: how it was drawn
-    (seed, share or a count of contexts), recorded so the report can check its labels are
-    that sample. One per dataset; a new draw replaces it."""
+    (seed, share or a count of contexts; for an active draw the judge whose uncertainty set
+    the chances, the floor and the uniform pilot kept), recorded so the report can check its
+    labels are that sample. One per dataset; a new draw replaces it."""
 
     __tablename__ = "human_draws"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +75,12 @@ class HumanDraw(Base):
     share: Mapped[float | None] = mapped_column(Float, nullable=True)
     count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     contexts: Mapped[int] = mapped_column(Integer)  # how many were drawn
+    design: Mapped[str] = mapped_column(String(20), default="uniform", server_default="uniform")
+    judge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("judges.id", ondelete="SET NULL"), nullable=True
+    )
+    floor: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pilot: Mapped[int | None] = mapped_column(Integer, nullable=True)  # contexts kept
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -82,3 +92,18 @@ class HumanDrawContext(Base):
         ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True
     )
     draw_id: Mapped[int] = mapped_column(ForeignKey("human_draws.id", ondelete="CASCADE"))
+
+
+class HumanDrawChance(Base):
+    """Each context's chance of going to people in an active draw (every context of the
+    dataset, drawn or not): what the weighted estimate divides by, and enough with the seed
+    to draw it again."""
+
+    __tablename__ = "human_draw_chances"
+    draw_id: Mapped[int] = mapped_column(
+        ForeignKey("human_draws.id", ondelete="CASCADE"), primary_key=True
+    )
+    context_id: Mapped[int] = mapped_column(
+        ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True
+    )
+    chance: Mapped[float] = mapped_column(Float)
