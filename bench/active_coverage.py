@@ -40,6 +40,7 @@ RATES = {0.05: 0.03, 0.5: 0.4, 0.95: 0.9}  # system A's sensibleness rate, and s
 RHOS = (0.3, 0.5, 0.7, 0.9)
 JUDGES = ("calibrated", "miscalibrated", "poor uncertainty")
 SHARES = (0.03, 0.1, 0.2)
+PILOT = [1 / 3]  # the pilot, as a share of the share (--pilot)
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
 
 
@@ -113,7 +114,7 @@ def truth(rate: float, sigma: float) -> tuple[float, float]:
 def active(rng: np.random.Generator, u: np.ndarray, e2: np.ndarray, share: float):  # type: ignore[no-untyped-def]
     """(labelled, chances, floors): a uniform pilot of a third of the share, then the rest."""
     reps, n = u.shape
-    pilot_n = max(2, round(share * n / 3))
+    pilot_n = max(2, round(share * n * PILOT[0]))
     order = rng.random((reps, n)).argsort(-1)
     in_pilot = np.zeros((reps, n), bool)
     np.put_along_axis(in_pilot, order[:, :pilot_n], True, axis=-1)
@@ -179,8 +180,13 @@ def main() -> None:
     ap.add_argument("--replications", type=int, default=500)
     ap.add_argument("--contexts", type=int, default=1477)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pilot", type=float, default=1 / 3, help="The pilot's part of the share.")
     args = ap.parse_args()
-    print(f"{args.contexts} contexts, 2 systems, {args.replications} replications per cell")
+    PILOT[0] = args.pilot
+    print(
+        f"{args.contexts} contexts, 2 systems, {args.replications} replications per cell, "
+        f"a pilot of {args.pilot:.0%} of the share"
+    )
     print(
         " rate  rho  judge             share | covered: sensible   SSA  diff | saving ceiling floor"
     )

@@ -165,11 +165,8 @@ def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[s
         "bias": {},
     }
     for m in METRICS:
-        y, yhat = share[m].to_numpy(float), share[f"hat_{m}"].to_numpy(float)
-        if len(y) >= 2:
-            est, low, high, _ = ppi.classical_mean(yhat - y, confidence)
-            out["bias"][m] = _interval(float(est), float(low), float(high), lo=-1.0)
-            out["bias"][m]["se"] = float(np.std(yhat - y) / np.sqrt(len(y)))
+        if len(share) >= 2:
+            out["bias"][m] = _bias(own if "chance" in own else share, m, confidence)
     out["correlation"] = correlation(share["ssa"].to_numpy(float), share["hat_ssa"].to_numpy(float))
     if refused is not None or len(share) < 2 or not len(rest):
         return out
@@ -179,6 +176,19 @@ def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[s
     needed = ppi.equivalent_labels(out["human_labels"], ssa["human_only_width"], ssa["width"])
     out["human_labels_without_judge"] = round(needed)
     return out
+
+
+def _bias(rows: pd.DataFrame, m: str, confidence: float) -> dict[str, Any]:
+    """The judge's mean minus people's, on the share (uniform), or over every item weighting
+    people's by one over their context's chance (active: the share leans to unsure items)."""
+    gap = (rows[f"hat_{m}"] - rows[m]).to_numpy(float)
+    if "chance" in rows:
+        labelled = (rows["drawn"] & rows[m].notna()).to_numpy()
+        pi, zero = rows["chance"].to_numpy(float), np.zeros(len(rows))
+        est, low, high, se, _ = active.ipw_mean(gap, zero, pi, labelled, confidence, lam=0.0)
+    else:
+        est, low, high, se = ppi.classical_mean(gap, confidence)
+    return {**_interval(float(est), float(low), float(high), lo=-1.0), "se": float(se)}
 
 
 def correlation(y: np.ndarray, yhat: np.ndarray) -> float | None:
