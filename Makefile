@@ -71,7 +71,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q "$(or $(TORCH_SPEC),torch==2.13.0)"
-	.venv-lock/bin/pip install -q -e ".[test,crowd]"
+	.venv-lock/bin/pip install -q -e ".[test,crowd,hub]"
 	{ echo "# make lock: exact versions for make install, make test and CI (torch: the CPU build)"; \
 	  .venv-lock/bin/pip freeze --all --exclude-editable | sed -e 's/+cpu$$//' \
 	    | grep -v -e '^evaltool' -e '^pip=='; \

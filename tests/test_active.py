@@ -164,7 +164,7 @@ def test_an_unfinished_judge_cannot_set_chances(run_cli, tmp_path: Path) -> None
     judge_everything(engine, noise=0.3, skip=3)
     out = run_cli("collection", "--human-share", "0.3", "--active")
     assert out.exit_code == 2
-    assert "judge 'j' has not labelled 3 of 80 items of 'd'; run evaltool judge run" in out.output
+    assert "judge 'j' has not labelled 3 of 80 items of 'd'; run it to the end first" in out.output
     with db.session_scope(engine, readonly=True) as s:
         assert draw_of(s, 1)[0] is None
 

@@ -50,6 +50,7 @@ STEPS = {
     "create-study": "evaltool study create NAME --platform ...",
     "list-chats": "evaltool chat list",
     "make-pairs": "evaltool pairs make SYSTEM SYSTEM ...",
+    "run-judge": "evaltool judge run NAME ...",
 }
 
 

@@ -82,9 +82,11 @@ def only_judge(engine: Engine) -> str:
     with session_scope(engine, readonly=True) as s:
         names = [j.name for j, _ in judges(s)]
     if len(names) != 1:
-        known = ", ".join(names) or "none yet: run evaltool judge run first"
+        known = ", ".join(names) or "none yet"
         raise UserError(
-            f"name the judge whose labels set the chances (judges: {known})", field="judge"
+            f"name the judge whose labels set the chances (judges: {known})",
+            field="judge",
+            step=None if names else "run-judge",
         )
     return names[0]
 
@@ -99,8 +101,9 @@ def context_variances(
     if missing or frame.empty:
         raise UserError(
             f"judge {judge_name!r} has not labelled {missing} of {len(frame)} items of "
-            f"{dataset!r}; run evaltool judge run to the end first",
+            f"{dataset!r}; run it to the end first",
             field="judge",
+            step="run-judge",
         )
     frame["var"] = active.item_sd(frame["p_sensible"], frame["p_specific"]) ** 2
     return frame.groupby("context_id")["var"].mean()

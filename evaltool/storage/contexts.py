@@ -1,7 +1,10 @@
-"""Validation sets: reading dialog contexts from JSONL/CSV and importing them all-or-nothing.
+"""Validation sets: reading dialog contexts from JSONL, CSV, Parquet or a Hugging Face
+dataset folder and importing them all-or-nothing.
 
 JSONL: ``{"id": "c1", "turns": ["...", "..."], "reference": "..."}`` (reference optional).
-CSV: columns ``id``, ``turn_1`` ... ``turn_n`` and optionally ``reference``.
+CSV: columns ``id``, ``turn_1`` ... ``turn_n`` and optionally ``reference``. Parquet and
+dataset folders: as JSONL, with the columns renamed by ``Columns`` (``--id-column`` ...), or
+the turns taken from a chat-format messages column (``[{"role": ..., "content": ...}]``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,44 @@ class ContextRow:
     external_id: str
     turns: list[str]
     reference: str | None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which of a file's columns hold a context's id, turns and reference, or its turns as
+    chat messages (``messages``: the contents of every message but the system's, in order)."""
+
+    id: str = "id"
+    turns: str = "turns"
+    reference: str = "reference"
+    messages: str | None = None
+
+    def apply(self, path: Path, record: Record) -> Record:
+        """The record with this mapping's columns under the names the reader expects."""
+        fields = dict(record.fields)
+        for name, column in (("id", self.id), ("reference", self.reference)):
+            fields[name] = record.fields.get(column)
+        fields["turns"] = (
+            record.fields.get(self.turns)
+            if self.messages is None
+            else _from_messages(path, record, self.messages)
+        )
+        if self.turns != "turns" and self.turns not in record.fields and self.messages is None:
+            where = f"{path}:{record.line}: no column {self.turns!r}".replace("{", "{{")
+            raise UserError(where + " ({turns_column})", settings=("turns_column",))
+        return Record(record.line, fields)
+
+
+def _from_messages(path: Path, record: Record, column: str) -> list[str]:
+    messages = record.fields.get(column)
+    shaped = isinstance(messages, list) and all(
+        isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages
+    )
+    if not shaped:
+        raise UserError(
+            f"{path}:{record.line}: {column!r} must be a list of {{role, content}} messages"
+        )
+    return [m["content"] for m in messages if m.get("role") != "system"]
 
 
 @dataclass(frozen=True)
@@ -83,14 +124,18 @@ def _parse(path: Path, record: Record, is_csv: bool) -> ContextRow:
     return ContextRow(record.line, external_id.strip(), [t.strip() for t in turns], reference)
 
 
-def read_contexts(path: str | Path) -> list[ContextRow]:
+def read_contexts(
+    path: str | Path, columns: Columns | None = None, config: str | None = None
+) -> list[ContextRow]:
     """Read and validate a whole validation-set file; duplicates within it are errors."""
     path = Path(path)
-    is_csv = path.suffix.lower() == ".csv"
+    is_csv = path.suffix.lower() == ".csv" and not path.is_dir()
+    if is_csv and columns not in (None, Columns()):
+        raise UserError(f"{path}: column options are for Parquet and dataset folders")
     rows: list[ContextRow] = []
     first_line: dict[str, int] = {}
-    for record in read_records(path):
-        row = _parse(path, record, is_csv)
+    for record in read_records(path, config):
+        row = _parse(path, record if is_csv else (columns or Columns()).apply(path, record), is_csv)
         if row.external_id in first_line:
             raise UserError(
                 f"{path}:{row.line}: duplicate id {row.external_id!r} "
@@ -101,14 +146,20 @@ def read_contexts(path: str | Path) -> list[ContextRow]:
     return rows
 
 
-def import_contexts(engine: Engine, path: str | Path, dataset: str | None = None) -> ImportResult:
+def import_contexts(
+    engine: Engine,
+    path: str | Path,
+    dataset: str | None = None,
+    columns: Columns | None = None,
+    config: str | None = None,
+) -> ImportResult:
     """Import a validation set into ``dataset`` (default: the file's stem) in one transaction.
 
     Rows already stored with the same turns and reference are skipped, so importing the same
     file twice adds nothing; a stored id with different content is an error.
     """
     path = Path(path)
-    rows = read_contexts(path)
+    rows = read_contexts(path, columns, config)
     name = check_name("dataset", dataset or path.stem, field="dataset")
     with created_once(f"dataset {name!r}"), session_scope(engine) as session:
         ds = session.scalars(select(Dataset).where(Dataset.name == name)).one_or_none()

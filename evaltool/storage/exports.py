@@ -57,6 +57,35 @@ def responses_export(engine: Engine, dataset: str | None = None) -> pd.DataFrame
     )
 
 
+def contexts_export(engine: Engine, dataset: str | None = None) -> pd.DataFrame:
+    """The dataset's contexts as ``contexts import`` reads them: id, turns, reference."""
+    with session_scope(engine, readonly=True) as s:
+        ds = resolve_dataset(s, dataset)
+        query = select(Context.external_id, Context.turns, Context.reference).where(
+            Context.dataset_id == ds.id
+        )
+        rows = [(i, list(t), r) for i, t, r in s.execute(query.order_by(Context.id))]
+    return pd.DataFrame(rows, columns=["id", "turns", "reference"])
+
+
+def systems_export(engine: Engine, names: list[str]) -> list[dict[str, Any]]:
+    """Each named system's provenance: kind, model, revision, settings (decoding) and what
+    the run recorded."""
+    with session_scope(engine, readonly=True) as s:
+        query = select(System).where(System.name.in_(names)).order_by(System.name)
+        return [
+            {
+                "name": x.name,
+                "kind": x.kind,
+                "model": x.model,
+                "revision": x.revision,
+                "settings": x.settings or {},
+                "provenance": x.provenance or {},
+            }
+            for x in s.scalars(query)
+        ]
+
+
 # Pair answers in Chatbot Arena's public data's terms (lmsys/chatbot_arena_conversations):
 # winner is model_a, model_b or tie; judge is who answered; the side model_a was shown on.
 WINNER = {"a": "model_a", "b": "model_b", "tie": "tie"}

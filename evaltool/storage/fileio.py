@@ -1,4 +1,5 @@
-"""Reading user files (JSONL and CSV) into records that carry their line numbers.
+"""Reading user files (JSONL, CSV, Parquet, or a Hugging Face dataset folder) into records
+that carry their line numbers (a Parquet or dataset row's number, from 1).
 
 Every problem becomes a one-line ``UserError`` naming the file and line, so importers can
 validate a whole file before writing anything.
@@ -17,6 +18,8 @@ from evaltool.errors import UserError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet",)
+HUB_EXTRA = "pip install 'evaltool[hub]' (the datasets package)"
 
 TRUE = {"true", "1", "yes", "y", "да", "t"}
 FALSE = {"false", "0", "no", "n", "нет", "f"}
@@ -110,20 +113,63 @@ def _read_csv(path: Path, text: str) -> list[Record]:
     return records
 
 
-def read_records(path: str | Path) -> list[Record]:
-    """Read a JSONL (``.jsonl``/``.json``/``.ndjson``) or CSV (``.csv``) file into records.
-
-    CSV cells are strings; a missing trailing cell is None.
-    """
+def read_records(path: str | Path, config: str | None = None) -> list[Record]:
+    """Read a JSONL (``.jsonl``/``.json``/``.ndjson``), CSV (``.csv``) or Parquet file, or a
+    Hugging Face dataset folder (``save_to_disk``'s, or one ``load_dataset`` reads, ``config``
+    naming which), into records. CSV cells are strings; a missing trailing cell is None."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
-        raise UserError(f"{path}: unknown file type {suffix or '(none)'}; use .jsonl or .csv")
-    text = read_text(path)
-    records = _read_jsonl(path, text) if suffix in JSONL_SUFFIXES else _read_csv(path, text)
+    if path.is_dir():
+        records = _read_dataset_folder(path, config)
+    else:
+        suffix = path.suffix.lower()
+        if suffix in PARQUET_SUFFIXES:
+            records = _read_parquet(path)
+        elif suffix in JSONL_SUFFIXES + CSV_SUFFIXES:
+            text = read_text(path)
+            records = _read_jsonl(path, text) if suffix in JSONL_SUFFIXES else _read_csv(path, text)
+        else:
+            raise UserError(
+                f"{path}: unknown file type {suffix or '(none)'}; use .jsonl, .csv or .parquet"
+            )
     if not records:
         raise UserError(f"{path}: file has no records")
     return records
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[Record]:
+    return [Record(number, row) for number, row in enumerate(rows, start=1)]
+
+
+def _read_parquet(path: Path) -> list[Record]:
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's errors have no common base worth naming
+        raise UserError(f"{path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
+    return _rows(table.to_pylist())
+
+
+def _read_dataset_folder(path: Path, config: str | None) -> list[Record]:
+    """A dataset folder's rows: its one split (``train`` when there are several)."""
+    try:
+        import datasets
+    except ImportError:
+        raise UserError(f"{path}: reading a dataset folder needs {HUB_EXTRA}") from None
+    saved = (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+    try:
+        if saved:
+            got = datasets.load_from_disk(str(path))
+        else:
+            got = datasets.load_dataset(str(path), config)
+    except (ValueError, FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as exc:
+        raise UserError(f"{path}: not a dataset folder {datasets.__name__} reads ({exc})") from None
+    if isinstance(got, datasets.DatasetDict):
+        split = "train" if "train" in got else next(iter(got))
+        got = got[split]
+    return _rows(got.to_list())
 
 
 def require_str(

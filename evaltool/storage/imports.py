@@ -62,10 +62,11 @@ def import_responses(
     engine: Engine, path: str | Path, system: str, dataset: str | None = None
 ) -> Imported:
     """Import ``context_id``/``response`` rows (optional ``rank``, default 0) as a system of
-    kind ``imported``; rows already stored identically are skipped."""
+    kind ``imported``; rows already stored identically are skipped. A file with a ``system``
+    column (``export dataset``'s items) gives the system only its own rows."""
     path = Path(path)
-    records = read_records(path)
     system = check_name("system", system, field="system")
+    records = _own_rows(path, read_records(path), system)
     with created_once(f"system {system!r}"), session_scope(engine) as s:
         contexts = _contexts(s, dataset)
         parsed: dict[tuple[int, int], tuple[int, str]] = {}
@@ -99,6 +100,20 @@ def import_responses(
                 )
         s.add_all(new)
     return Imported(len(new), len(parsed) - len(new))
+
+
+def _own_rows(path: Path, records: list[Record], system: str) -> list[Record]:
+    """The rows of ``system`` when the file names each row's system, else every row."""
+    if not any("system" in r.fields for r in records):
+        return records
+    own = [r for r in records if r.fields.get("system") == system]
+    if not own:
+        names = sorted({str(r.fields.get("system")) for r in records})
+        raise UserError(
+            f"{path}: no rows of system {system!r} (its systems: {', '.join(names)})",
+            field="system",
+        )
+    return own
 
 
 ParsedLabels = dict[tuple[int, str], tuple[int, bool, bool]]
