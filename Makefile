@@ -11,7 +11,7 @@ LOCK := requirements.lock
 # is already in the venv is kept (GPU users: README, "torch"); TORCH_SPEC replaces the lock's.
 TORCH_SPEC ?=
 
-.PHONY: install test check lint format bench demo demo-report lock golden golden-ac1 migration axe \
+.PHONY: install test check lint format bench demo demo-report docs lock golden golden-ac1 migration axe \
 	screenshots
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
@@ -60,6 +60,10 @@ axe: .node/node_modules/axe-core/axe.min.js
 screenshots: $(VENV)/.installed
 	$(PY) docs/screenshots.py
 
+# The documentation site, in strict mode (a broken link or a missing page fails), into site/.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 # The example report in reports/, from simulated labels (marked as such).
 demo-report: $(VENV)/.installed
 	rm -rf .demo-report
@@ -71,7 +75,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q "$(or $(TORCH_SPEC),torch==2.13.0)"
-	.venv-lock/bin/pip install -q -e ".[test,crowd,hub]"
+	.venv-lock/bin/pip install -q -e ".[test,crowd,hub,docs]"
 	{ echo "# make lock: exact versions for make install, make test and CI (torch: the CPU build)"; \
 	  .venv-lock/bin/pip freeze --all --exclude-editable | sed -e 's/+cpu$$//' \
 	    | grep -v -e '^evaltool' -e '^pip=='; \

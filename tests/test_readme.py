@@ -1,4 +1,5 @@
-"""Every ``bash`` block of the README runs, top to bottom, so the README cannot rot.
+"""Every ``bash`` block of the README and then of the documentation's pages (in the site's
+order) runs, top to bottom, so they cannot rot; and the site builds in strict mode.
 
 Hub models are replaced by tiny local ones with the same names, the PostgreSQL URL by the test
 server's, ``make`` targets are dry-run (they would install or recurse), the page is started and
@@ -26,9 +27,26 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_IN_README = "postgresql://evaltool@127.0.0.1:5432/evaltool"
 
 
-def bash_blocks() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+def pages() -> list[Path]:
+    """The README, then every page of the site's navigation in its order."""
+    import yaml
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+
+    def walk(entries: list) -> list[str]:  # type: ignore[type-arg]
+        found = []
+        for entry in entries:
+            for value in entry.values():
+                found += walk(value) if isinstance(value, list) else [value]
+        return found
+
+    return [ROOT / "README.md", *(ROOT / "docs" / page for page in walk(nav))]
+
+
+def bash_blocks(paths: list[Path] | None = None) -> list[list[str]]:
+    blocks = []
+    for path in paths or [ROOT / "README.md"]:
+        blocks += re.findall(r"```bash\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
     return [
         [ln for ln in b.splitlines() if ln.strip() and not ln.strip().startswith("#")]
         for b in blocks
@@ -53,7 +71,7 @@ def test_every_bash_block_runs(tmp_path: Path, pg_url: str) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop(db.ENV_VAR, None)
     ran = []
-    for line in (ln for block in bash_blocks() for ln in block):
+    for line in (ln for block in bash_blocks(pages()) for ln in block):
         line = line.replace(PG_IN_README, pg_url)
         for hub_id, folder in models.items():
             line = line.replace(hub_id, str(folder))
@@ -93,6 +111,31 @@ def test_every_bash_block_runs(tmp_path: Path, pg_url: str) -> None:
     assert {"demo", "init", "generate", "annotate", "report", "status"} <= set(ran)
     assert (work / "reports" / "ru-mtb" / "report.md").exists()
     assert (work / "demo-sim" / "reports" / "ru-mtb" / "report.json").exists()
+    assert (work / "ru-mtb-ssa" / "README.md").exists()  # docs/sharing.md's export
+
+
+def test_every_page_is_in_the_site_and_it_builds_strictly(tmp_path: Path) -> None:
+    """No page left out of the navigation; mkdocs --strict fails on a broken link, a missing
+    page or a docstring it cannot render."""
+    listed = {p.name for p in pages()[1:]}
+    assert {p.name for p in (ROOT / "docs").glob("*.md")} == listed
+    try:
+        import mkdocs  # noqa: F401
+    except ImportError:  # pragma: no cover - CI installs it (the docs extra)
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("mkdocs is not installed (pip install .[docs])")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ipw_score" in (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "export dataset" in (tmp_path / "site" / "cli" / "index.html").read_text()
 
 
 def test_readme_shows_the_page_on_a_laptop_and_a_phone() -> None:
