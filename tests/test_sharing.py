@@ -179,3 +179,27 @@ def test_push_without_a_token_is_one_line_and_writes_nothing(  # type: ignore[no
     assert out.exit_code == 2
     assert out.output.strip().startswith("error: --push-to-hub: set HF_TOKEN")
     assert not (tmp_path / "ds").exists()
+
+
+def test_a_chat_campaign_exports_its_conversations(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from evaltool.annotation import accounts, chat
+
+    from .test_chat import answer_all, campaign, chat_to
+    from .test_interactive import label_everything
+
+    assert run_cli("init").exit_code == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'evaltool.db'}")
+    campaign(engine, bots=("baseline:echo", "baseline:generic"), conversations=2)
+    for token in [accounts.add_annotator(engine, f"p{i}") for i in range(4)]:
+        chat_to(engine, token, 4)
+        chat.finish(engine, token, "c")
+    answer_all(engine)
+    label_everything(engine, [accounts.add_annotator(engine, f"r{i}") for i in range(3)])
+    out = run_cli("export", "dataset", "--dataset", "c", "--out", "chats")
+    assert out.exit_code == 0, out.output
+    talks = datasets.load_dataset(str(tmp_path / "chats"), "conversations", split="train")
+    assert len(talks) == 4 and {t["bot"] for t in talks} == {"echo", "generic"}
+    bot_turn = next(t for t in talks[0]["turns"] if t["speaker"] == "bot")
+    assert len(bot_turn["labels"]) == 3 and not {"r0", "r1", "r2"} & {
+        x["annotator"] for x in bot_turn["labels"]
+    }
