@@ -46,17 +46,10 @@ def active_design(
     cover every item), keeping the current uniform share as the pilot."""
     if floor is not None and not 0 < floor <= 1:
         raise UserError(f"{floor:g} is not a floor; use a number above 0, at most 1", field="floor")
-    with session_scope(engine, readonly=True) as s:
-        ds = resolve_dataset(s, dataset)
-        judge_id = get_judge(s, judge_name).id
-        population = items(s, ds.id)
-        said = judge_frame(s, judge_id, ds.id)
-        draw, drawn = draw_of(s, ds.id)
-        uniform = draw is not None and draw.design == "uniform"
-        name = ds.name
-    uncertainty = np.sqrt(context_variances(population, said, judge_name, name))
+    got = _read(engine, dataset, judge_name)
+    uncertainty = np.sqrt(got.variances)
     ids = uncertainty.index.to_numpy()
-    pilot = set(drawn) & set(ids.tolist()) if uniform else set()
+    pilot = got.uniform_share & set(ids.tolist())
     base = len(pilot) / len(ids)
     if share <= base:
         raise UserError(
@@ -64,7 +57,7 @@ def active_design(
             f"{base:.3f}); ask for a larger share",
             field="human_share",
         )
-    errors = _pilot_errors(engine, name, population, said, pilot).reindex(ids)
+    errors = _pilot_errors(engine, got.dataset, got.population, got.said, pilot).reindex(ids)
     labelled = errors.notna().to_numpy()
     floor_from = "given"
     if floor is None and labelled.sum() >= MIN_PILOT:
@@ -74,7 +67,34 @@ def active_design(
         floor, floor_from = active.DEFAULT_FLOOR, "default"
     pi = active.staged(uncertainty.to_numpy(), share, floor, base)
     chances = {int(c): float(p) for c, p in zip(ids, pi, strict=True)}
-    return ActiveDesign(chances, pilot, floor, floor_from, judge_id, int(labelled.sum()))
+    return ActiveDesign(chances, pilot, floor, floor_from, got.judge_id, int(labelled.sum()))
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """What the design reads: the dataset's items, the judge's labels on them, the contexts
+    of the current uniform share (empty when there is none or it was active), and each
+    context's predicted variance."""
+
+    dataset: str
+    judge_id: int
+    population: pd.DataFrame
+    said: pd.DataFrame
+    uniform_share: set[int]
+    variances: pd.Series
+
+
+def _read(engine: Engine, dataset: str | None, judge_name: str) -> _Judged:
+    with session_scope(engine, readonly=True) as s:
+        ds = resolve_dataset(s, dataset)
+        judge_id = get_judge(s, judge_name).id
+        population = items(s, ds.id)
+        said = judge_frame(s, judge_id, ds.id)
+        draw, drawn = draw_of(s, ds.id)
+        uniform = set(drawn) if draw is not None and draw.design == "uniform" else set()
+        name = ds.name
+    variances = context_variances(population, said, judge_name, name)
+    return _Judged(name, judge_id, population, said, uniform, variances)
 
 
 def only_judge(engine: Engine) -> str:
@@ -113,13 +133,8 @@ def planned_ratio(
     engine: Engine, dataset: str | None, judge_name: str, floor: float
 ) -> tuple[float, int]:
     """(``active.label_ratio`` from the judge's labels on the dataset, items it labelled)."""
-    with session_scope(engine, readonly=True) as s:
-        ds = resolve_dataset(s, dataset)
-        judge_id = get_judge(s, judge_name).id
-        population = items(s, ds.id)
-        said = judge_frame(s, judge_id, ds.id)
-    variances = context_variances(population, said, judge_name, ds.name)
-    return active.label_ratio(variances.to_numpy(), floor), len(population)
+    got = _read(engine, dataset, judge_name)
+    return active.label_ratio(got.variances.to_numpy(), floor), len(got.population)
 
 
 def _pilot_errors(

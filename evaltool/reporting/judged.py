@@ -170,8 +170,12 @@ def _system(own: pd.DataFrame, confidence: float, refused: str | None) -> dict[s
     out["correlation"] = correlation(share["ssa"].to_numpy(float), share["hat_ssa"].to_numpy(float))
     if refused is not None or len(share) < 2 or not len(rest):
         return out
-    for m in METRICS:
-        out[m] = _metric(share, rest, m, confidence)
+    for m in METRICS:  # an active share weighs every item; a uniform one splits them
+        out[m] = (
+            _metric_active(own, m, confidence)
+            if "chance" in own
+            else _metric(share, rest, m, confidence)
+        )
     ssa = out["ssa"]
     needed = ppi.equivalent_labels(out["human_labels"], ssa["human_only_width"], ssa["width"])
     out["human_labels_without_judge"] = round(needed)
@@ -204,8 +208,6 @@ def correlation(y: np.ndarray, yhat: np.ndarray) -> float | None:
 
 
 def _metric(share: pd.DataFrame, rest: pd.DataFrame, m: str, confidence: float) -> dict[str, Any]:
-    if "chance" in share:
-        return _metric_active(pd.concat([share, rest]), m, confidence)
     y, yhat = share[m].to_numpy(float), share[f"hat_{m}"].to_numpy(float)
     unlabelled = rest[f"hat_{m}"].to_numpy(float)
     if m in RATES:

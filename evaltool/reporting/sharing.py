@@ -64,7 +64,8 @@ def export_dataset(
         raise UserError(f"folder {out.parent} does not exist; create it first", field="out")
     datasets.disable_progress_bars()
     report, items = build_report(engine, dataset, ReportSettings())
-    tables = _tables(engine, report["dataset"], items, salt or secrets.token_hex(16))
+    decoding = {x["name"]: x["decoding"] for x in report["systems"]}
+    tables = _tables(engine, report["dataset"], items, decoding, salt or secrets.token_hex(16))
     systems = exports.systems_export(engine, [s["name"] for s in report["systems"]])
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
@@ -128,13 +129,13 @@ def hashed(salt: str, name: str) -> str:
 
 
 def _tables(
-    engine: Engine, dataset: str, items: pd.DataFrame, salt: str
+    engine: Engine, dataset: str, items: pd.DataFrame, decoding: dict[str, Any], salt: str
 ) -> dict[str, list[dict[str, Any]]]:
     """Every config with rows, as lists of plain records."""
     contexts = exports.contexts_export(engine, dataset)
     tables = {
         "contexts": _records(contexts),
-        "items": _items(engine, dataset, items, contexts),
+        "items": _items(engine, dataset, items, contexts, decoding),
         "labels": _labels(engine, dataset, salt),
         "judge_labels": _judge_labels(engine, dataset),
         "pair_labels": _pair_labels(engine, dataset, salt),
@@ -149,41 +150,33 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(r) for r in plain.to_dict("records")]
 
 
+VOTES = ["labels", "n_sensible", "n_specific", "sensible", "specific", "included"]
+
+
 def _items(
-    engine: Engine, dataset: str, items: pd.DataFrame, contexts: pd.DataFrame
+    engine: Engine,
+    dataset: str,
+    items: pd.DataFrame,
+    contexts: pd.DataFrame,
+    decoding: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Every rank-0 response with its context, system, decoding and people's votes."""
     responses = exports.responses_export(engine, dataset)
     responses = responses[responses["rank"] == 0].drop(columns=["rank"])
-    with session_scope(engine, readonly=True) as s:
-        decoding = {
-            n: (c or {}).get("decoding") for n, c in s.execute(select(System.name, System.settings))
-        }
     votes = items.drop(columns=["context_id"]).rename(
         columns={"context": "context_id", "name": "system"}
-    )[
-        [
-            "context_id",
-            "system",
-            "labels",
-            "n_sensible",
-            "n_specific",
-            "sensible",
-            "specific",
-            "included",
-        ]
-    ]
+    )[["context_id", "system", *VOTES]]
     frame = responses.merge(votes, on=["context_id", "system"], how="left")
     frame = frame.merge(
         contexts.rename(columns={"id": "context_id", "turns": "context"}), on="context_id"
     )
-    frame["decoding"] = frame["system"].map(decoding)
+    frame["decoding"] = frame["system"].map(decoding)  # as the report's table names it
     frame["labels"] = frame["labels"].fillna(0).astype(int)
     for col in ("n_sensible", "n_specific"):
         frame[col] = frame[col].fillna(0).astype(int)
     frame["included"] = frame["included"].fillna(False).astype(bool)
     cols = ["context_id", "context", "reference", "system", "kind", "decoding", "response"]
-    return _records(frame[cols + list(votes.columns[2:])])
+    return _records(frame[cols + VOTES])
 
 
 def _labels(engine: Engine, dataset: str, salt: str) -> list[dict[str, Any]]:
@@ -210,7 +203,11 @@ def _judge_labels(engine: Engine, dataset: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with session_scope(engine, readonly=True) as s:
         ds = resolve_dataset(s, dataset)
-        ids = dict(s.execute(select(Context.id, Context.external_id)).all())
+        ids = dict(
+            s.execute(
+                select(Context.id, Context.external_id).where(Context.dataset_id == ds.id)
+            ).all()
+        )
         names = dict(s.execute(select(System.id, System.name)).all())
         for judge, _ in judges(s):
             frame = judge_frame(s, judge.id, ds.id)
